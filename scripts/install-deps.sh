@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs everything pullthrough needs to build, run and test on Debian 12.
+# Idempotent: packages already present are left alone. Runs as root (CI) or via sudo.
+set -euo pipefail
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+build_deps=(
+  build-essential cmake ninja-build pkg-config
+  libasio-dev libssl-dev node-llhttp librocksdb-dev
+  libfmt-dev libspdlog-dev catch2 libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
+)
+# Real peers for the integration tests: the CNCF registry, a real client, nginx, htpasswd.
+test_deps=(
+  docker-registry skopeo nginx-light curl openssl apache2-utils ca-certificates
+  python3 python3-cryptography procps iproute2
+)
+
+want=("${build_deps[@]}")
+if [ "${1:-}" != "--build-only" ]; then want+=("${test_deps[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The Debian packages start services we do not want running on a build box.
+for svc in docker-registry nginx; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    $SUDO systemctl stop "$svc" || true
+    $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true
+  fi
+done
+# Without systemd (containers, CI sandboxes) the postinst may still have started them.
+pkill -x nginx 2>/dev/null || true
+pkill -f '^/usr/bin/docker-registry' 2>/dev/null || true
+exit 0
