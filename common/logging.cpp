@@ -86,9 +86,9 @@ void setup_logging(LogFormat format, std::string_view level) {
 
 LogFormat current_log_format() { return g_format; }
 
-void log_event(std::string_view message, const nlohmann::json& fields) {
+void log_event(std::string_view message, const nlohmann::ordered_json& fields) {
   if (g_format == LogFormat::json) {
-    nlohmann::json obj = fields;
+    nlohmann::ordered_json obj = fields;
     obj["msg"] = message;
     spdlog::info("{}", obj.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return;

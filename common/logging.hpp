@@ -19,6 +19,6 @@ LogFormat current_log_format();
 
 // Logs one structured event: in JSON mode `fields` become top-level keys beside ts/level/msg; in
 // text mode they are appended as key=value pairs after the message.
-void log_event(std::string_view message, const nlohmann::json& fields);
+void log_event(std::string_view message, const nlohmann::ordered_json& fields);
 
 }  // namespace pt

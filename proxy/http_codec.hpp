@@ -39,7 +39,8 @@ public:
   Parser& operator=(Parser&&) noexcept;
 
   // For a response parser: the method of the request this response answers, so that the body of a
-  // response to HEAD (or a 1xx/204/304) is framed as none. Call before the response's first feed().
+  // response to HEAD (or a 1xx/204/304) is framed as none. Call before the response's first feed();
+  // reset() forgets it, so call it again for the final response after a 1xx.
   void expect_response_to(std::string_view method);
 
   // Parses from the front of `input`; returns how many bytes were consumed. Stops at the end of the
@@ -70,6 +71,10 @@ public:
   void reset();
 
 private:
+  std::size_t execute(std::string_view input);
+  void account_head(std::string_view head);
+  void fail(ParseError error, std::string_view text);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   ParseError error_ = ParseError::none;

@@ -58,3 +58,19 @@ TEST_CASE("run_blocking runs on the pool and resumes on the caller's thread") {
   CHECK(resumed == std::this_thread::get_id());
   pool.join();
 }
+
+// GCC 12 destroys a capturing lambda twice when it is a temporary inside a co_await expression, so
+// callers name their work first. This guards that pattern.
+TEST_CASE("run_blocking with named capturing work") {
+  asio::thread_pool pool(1);
+  asio::io_context io;
+  std::string result;
+  const std::string long_text(100, 'x');  // beyond the small-string buffer: a double free would crash
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+    auto work = [long_text] { return long_text + "!"; };
+    result = co_await pt::run_blocking(pool, work);
+  }, asio::detached);
+  io.run();
+  CHECK(result == long_text + "!");
+  pool.join();
+}

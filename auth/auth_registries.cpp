@@ -1,0 +1,105 @@
+#include "auth/auth_registries.hpp"
+
+#include "auth/ascii.hpp"
+#include "auth/host_port.hpp"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace pt::auth {
+namespace {
+
+constexpr std::string_view docker_hub_alias = "docker.io";
+constexpr std::string_view docker_hub_token_host = "auth.docker.io";
+
+std::vector<std::string_view> split_entries(std::string_view text, std::string_view delimiter) {
+  if (trim(delimiter).empty()) {
+    std::vector<std::string_view> entries;
+    std::size_t i = 0;
+    while (i < text.size()) {
+      while (i < text.size() && is_space(text[i])) ++i;
+      const std::size_t start = i;
+      while (i < text.size() && !is_space(text[i])) ++i;
+      if (i > start) entries.push_back(text.substr(start, i - start));
+    }
+    return entries;
+  }
+  std::vector<std::string_view> entries;
+  for (auto entry : split_exact(text, delimiter)) {
+    if (!trim(entry).empty()) entries.push_back(trim(entry));
+  }
+  return entries;
+}
+
+std::string_view without_scheme(std::string_view entry) {
+  for (std::string_view scheme : {"https://", "http://"}) {
+    if (istarts_with(entry, scheme)) return entry.substr(scheme.size());
+  }
+  return entry;
+}
+
+// Builds error messages for one entry; only ever shows what has been identified as host and user.
+class EntryErrors {
+public:
+  EntryErrors(std::size_t number, std::string_view field_delimiter)
+      : number_(number), expected_(fmt::format("expected host{0}user{0}password", printable(field_delimiter))) {}
+
+  [[noreturn]] void fail(std::string_view why) const {
+    throw std::invalid_argument(fmt::format("AUTH_REGISTRIES entry #{}{}: {} ({})", number_, who_, why, expected_));
+  }
+  void identify_host(std::string_view host) { who_ = fmt::format(" for host '{}'", printable(host)); }
+  void identify_user(std::string_view user, std::string_view host) {
+    who_ = fmt::format(" for {}@{}", printable(user), printable(host));
+  }
+
+private:
+  std::size_t number_;
+  std::string expected_;
+  std::string who_;
+};
+
+Credential parse_entry(std::string_view entry, std::size_t number, std::string_view field_delimiter) {
+  EntryErrors errors(number, field_delimiter);
+  entry = without_scheme(entry);
+  const auto first = entry.find(field_delimiter);
+  // Nothing of the entry is shown: without a delimiter we cannot tell host from password.
+  if (first == std::string_view::npos) errors.fail("no user and password");
+
+  auto host_text = entry.substr(0, first);
+  while (!host_text.empty() && host_text.back() == '/') host_text.remove_suffix(1);
+  errors.identify_host(host_text);
+  const auto rest = entry.substr(first + field_delimiter.size());
+  const auto second = rest.find(field_delimiter);
+  // The one field after the host may be a password written without a user: do not show it.
+  if (second == std::string_view::npos) errors.fail("no password");
+
+  const auto user = rest.substr(0, second);
+  const auto password = rest.substr(second + field_delimiter.size());
+  auto authority = parse_authority(host_text);
+  if (!authority) errors.fail(fmt::format("invalid host: {}", authority.error));
+  if (authority->host == docker_hub_alias) authority.value->host = docker_hub_token_host;
+  errors.identify_user(user, format_authority(*authority));
+  if (user.empty()) errors.fail("empty user");
+  // RFC 7617: the user-id ends at the first ':' of the decoded Basic credentials.
+  if (user.find(':') != std::string_view::npos) errors.fail("the user must not contain ':'");
+  if (password.empty()) errors.fail("empty password");
+
+  return Credential{std::move(authority.value->host), authority->port, std::string(user), std::string(password)};
+}
+
+}  // namespace
+
+CredentialStore parse_auth_registries(std::string_view text, std::string_view entry_delimiter,
+                                      std::string_view field_delimiter) {
+  if (entry_delimiter.empty()) entry_delimiter = default_auth_registries_delimiter;
+  if (field_delimiter.empty()) field_delimiter = default_auth_registry_delimiter;
+  std::vector<Credential> credentials;
+  std::size_t number = 0;
+  for (auto entry : split_entries(text, entry_delimiter)) {
+    credentials.push_back(parse_entry(entry, ++number, field_delimiter));
+  }
+  return CredentialStore(std::move(credentials));
+}
+
+}  // namespace pt::auth

@@ -1,0 +1,86 @@
+#include "auth/registry_matcher.hpp"
+
+#include "auth/ascii.hpp"
+#include "auth/host_port.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace pt::auth {
+namespace {
+
+constexpr std::string_view docker_hub_alias = "docker.io";
+
+[[noreturn]] void reject(std::string_view entry, std::string_view why) {
+  throw std::invalid_argument(fmt::format("REGISTRIES entry '{}': {}", printable(entry), why));
+}
+
+// "https://Quay.io/" -> "Quay.io"; refuses other schemes and paths.
+std::string_view strip_url_decoration(std::string_view entry) {
+  std::string_view text = entry;
+  for (std::string_view scheme : {"https://", "http://"}) {
+    if (istarts_with(text, scheme)) {
+      text.remove_prefix(scheme.size());
+      break;
+    }
+  }
+  if (text.find("://") != std::string_view::npos) reject(entry, "only http:// or https:// may precede the host");
+  while (!text.empty() && text.back() == '/') text.remove_suffix(1);
+  if (const auto slash = text.find('/'); slash != std::string_view::npos) {
+    reject(entry, fmt::format("registries are intercepted per host, without a path; write '{}'",
+                              printable(text.substr(0, slash))));
+  }
+  return text;
+}
+
+}  // namespace
+
+const std::vector<std::string_view>& RegistryMatcher::docker_hub_hosts() {
+  static const std::vector<std::string_view> hosts = {
+      "registry-1.docker.io", "auth.docker.io", "index.docker.io", "production.cloudflare.docker.com"};
+  return hosts;
+}
+
+RegistryMatcher::RegistryMatcher() {
+  for (auto host : docker_hub_hosts()) add_host(host, std::nullopt);
+}
+
+RegistryMatcher::RegistryMatcher(std::string_view registries) : RegistryMatcher() {
+  for (auto entry : split_list(registries)) add(entry);
+}
+
+void RegistryMatcher::add(std::string_view entry) {
+  const auto host_text = strip_url_decoration(trim(entry));
+  auto pattern = parse_host_pattern(host_text);
+  if (!pattern) reject(entry, pattern.error);
+  // Docker Hub's hosts are always intercepted on every port, so the alias adds nothing.
+  if (!pattern->wildcard && pattern->name == docker_hub_alias) return;
+  add_pattern(std::move(*pattern.value));
+}
+
+void RegistryMatcher::add_host(std::string_view host, std::optional<std::uint16_t> port) {
+  add_pattern(HostPattern{normalize_host(host), false, port});
+}
+
+void RegistryMatcher::add_pattern(HostPattern pattern) {
+  if (std::find(patterns_.begin(), patterns_.end(), pattern) == patterns_.end()) {
+    patterns_.push_back(std::move(pattern));
+  }
+}
+
+bool RegistryMatcher::intercepts(std::string_view host, std::uint16_t port) const {
+  const auto normalized = normalize_host(host);
+  return std::any_of(patterns_.begin(), patterns_.end(),
+                     [&](const HostPattern& p) { return p.matches(normalized, port); });
+}
+
+std::vector<std::string> RegistryMatcher::entries() const {
+  std::vector<std::string> out;
+  out.reserve(patterns_.size());
+  for (const auto& p : patterns_) out.push_back(p.to_string());
+  return out;
+}
+
+}  // namespace pt::auth

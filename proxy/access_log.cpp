@@ -1,0 +1,24 @@
+#include "proxy/access_log.hpp"
+
+#include "common/logging.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace pt {
+
+void log_access(const AccessRecord& r) {
+  const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
+  nlohmann::ordered_json fields = {
+      {"session", r.session}, {"client", r.client}, {"host", r.host},   {"method", r.method},
+      {"path", r.path},       {"status", r.status}, {"bytes", r.bytes}, {"duration_ms", std::round(ms * 10) / 10},
+      {"cache", r.cache},
+  };
+  if (!r.error.empty()) fields["error"] = r.error;
+  log_event("request", fields);
+}
+
+std::string path_of(std::string_view target) {
+  return std::string(target.substr(0, target.find('?')));
+}
+
+}  // namespace pt

@@ -1,0 +1,198 @@
+#include "proxy/client_session.hpp"
+
+#include "auth/host_port.hpp"
+#include "auth/registry_matcher.hpp"
+#include "ca/leaf_context_cache.hpp"
+#include "proxy/access_log.hpp"
+#include "proxy/local_endpoints.hpp"
+#include "proxy/message_io.hpp"
+#include "proxy/mitm_session.hpp"
+#include "proxy/services.hpp"
+#include "proxy/tunnel.hpp"
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/ssl/stream.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace pt {
+namespace {
+
+using asio::ip::tcp;
+
+std::string endpoint_text(const tcp::socket& socket) {
+  std::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "?";
+  return ep.address().is_v6() ? fmt::format("[{}]:{}", ep.address().to_string(), ep.port())
+                              : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+}
+
+class ClientSession {
+public:
+  ClientSession(tcp::socket socket, Services& services, std::uint64_t id)
+      : socket_(std::move(socket)),
+        services_(services),
+        id_(id),
+        client_(endpoint_text(socket_)),
+        parser_(http::Parser::Kind::request, {.max_head_bytes = services.config.max_header_bytes}) {}
+
+  asio::awaitable<void> run() {
+    using namespace asio::experimental::awaitable_operators;
+    co_await (serve() || deadline_.watchdog());
+  }
+
+private:
+  asio::awaitable<void> serve() {
+    const auto& config = services_.config;
+    std::error_code ignored;
+    socket_.set_option(tcp::no_delay(true), ignored);
+    for (bool first = true;; first = false) {
+      if (Deadline::draining()) co_return;
+      deadline_.set_idle(!first);
+      deadline_.expires_after(first ? config.header_timeout : config.client_idle_timeout);
+      if (buffer_.empty() && co_await read_more(socket_, buffer_, head_read_size)) co_return;
+      deadline_.set_idle(false);
+      deadline_.expires_after(config.header_timeout);
+
+      parser_.reset();
+      std::error_code ec;
+      const auto status = co_await read_head(socket_, buffer_, parser_, ec);
+      if (status == HeadStatus::closed || status == HeadStatus::io_error) co_return;
+      if (status == HeadStatus::parse_error) {
+        co_await refuse(parser_.error() == http::ParseError::head_too_large ? 431 : 400,
+                        "bad request: " + parser_.error_text());
+        co_return;
+      }
+      const auto& request = parser_.request();
+      if (request.method == "CONNECT") {
+        co_await handle_connect();
+        co_return;
+      }
+      if (!co_await answer_local()) co_return;
+    }
+  }
+
+  // Plain requests to the proxy itself; false when the connection must close.
+  asio::awaitable<bool> answer_local() {
+    const auto& request = parser_.request();
+    const auto started = std::chrono::steady_clock::now();
+    const auto response = answer_locally(request, services_);
+    // A request body (none is expected here) would be misread as the next request.
+    const bool keep_alive = request.keep_alive && request.framing == http::BodyFraming::none;
+    auto ec = co_await write_all(socket_, render(response, keep_alive, request.method == "HEAD"));
+    if (response.status >= 400) {
+      log_access({.session = id_, .client = client_, .host = "-", .method = request.method,
+                  .path = path_of(request.target), .status = response.status, .bytes = response.body.size(),
+                  .duration = std::chrono::steady_clock::now() - started, .cache = "LOCAL"});
+    }
+    co_return !ec && keep_alive;
+  }
+
+  asio::awaitable<void> handle_connect() {
+    const auto& request = parser_.request();
+    auto target = auth::parse_connect_target(request.target);
+    if (!target) {
+      co_await refuse(400, fmt::format("bad CONNECT target '{}': {}", printable(request.target), target.error));
+      co_return;
+    }
+    const std::uint16_t port = target->port.value_or(443);
+    if (services_.registries.intercepts(target->host, port)) {
+      co_await intercept(target->host, port);
+    } else {
+      co_await tunnel(target->host, port);
+    }
+  }
+
+  asio::awaitable<void> intercept(const std::string& host, std::uint16_t port) {
+    SessionInfo info{.id = id_, .client = client_, .host = host, .port = port};
+    std::shared_ptr<asio::ssl::context> context;
+    try {
+      context = co_await services_.leaves.context_for(host);
+    } catch (const std::exception& e) {
+      spdlog::error("session {}: cannot mint a certificate for {}: {}", id_, host, e.what());
+    }
+    if (!context) {
+      co_await refuse(502, fmt::format("cannot intercept {}: certificate minting failed", host));
+      co_return;
+    }
+    if (co_await write_all(socket_, std::string_view("HTTP/1.1 200 Connection Established\r\n\r\n"))) co_return;
+
+    asio::ssl::stream<tcp::socket> tls(std::move(socket_), *context);
+    // Bytes the client sent right behind the CONNECT head are the start of its ClientHello.
+    const std::string early(buffer_.data());
+    buffer_.consume(buffer_.size());
+    deadline_.expires_after(services_.config.header_timeout);
+    auto [ec, used] = co_await tls.async_handshake(asio::ssl::stream_base::server,
+                                                   asio::buffer(early.data(), early.size()), nothrow_awaitable);
+    if (ec) {
+      // Most often: the client does not trust our root CA. Say so, since that is the fix.
+      log_access({.session = id_, .client = client_, .host = info.authority(), .method = "CONNECT",
+                  .path = "-", .status = 0, .cache = "BYPASS",
+                  .error = fmt::format("client TLS handshake failed: {} (does the client trust /ca.crt?)",
+                                       ec.message())});
+      co_return;
+    }
+    MitmSession session(tls, services_, deadline_, std::move(info));
+    co_await session.run();
+  }
+
+  asio::awaitable<void> tunnel(const std::string& host, std::uint16_t port) {
+    const auto started = std::chrono::steady_clock::now();
+    AccessRecord record{.session = id_, .client = client_, .host = fmt::format("{}:{}", host, port),
+                        .method = "CONNECT", .path = "-", .cache = "TUNNEL"};
+    tcp::socket server(socket_.get_executor());
+    deadline_.expires_after(services_.config.connect_timeout);
+    if (auto failure = co_await connect_tcp(server, host, port, services_.resolve)) {
+      record.error = *failure;
+      co_await refuse(502, *failure);
+      co_return;
+    }
+    if (co_await write_all(socket_, std::string_view("HTTP/1.1 200 Connection Established\r\n\r\n"))) co_return;
+    record.status = 200;
+    const std::string early(buffer_.data());
+    buffer_.consume(buffer_.size());
+    auto stats = co_await run_tunnel(socket_, server, early, deadline_, services_.config.client_idle_timeout);
+    record.bytes = stats.server_to_client;
+    record.duration = std::chrono::steady_clock::now() - started;
+    log_access(record);
+  }
+
+  // Answers with an error and closes; logs the refusal.
+  asio::awaitable<void> refuse(int status, std::string message) {
+    LocalResponse response;
+    response.status = status;
+    response.body = "pullthrough: " + message + "\n";
+    const bool parsed = parser_.head_complete();
+    log_access({.session = id_, .client = client_, .host = "-",
+                .method = parsed ? parser_.request().method : "-",
+                .path = parsed ? printable(path_of(parser_.request().target)) : "-", .status = status,
+                .bytes = response.body.size(), .cache = "LOCAL", .error = message});
+    deadline_.expires_after(std::chrono::seconds(5));
+    co_await write_all(socket_, render(response, false, false));
+  }
+
+  // Client text for logs and error bodies: printable ASCII only, bounded.
+  static std::string printable(std::string_view text) {
+    std::string out;
+    for (char c : text.substr(0, 200)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return out;
+  }
+
+  tcp::socket socket_;
+  Services& services_;
+  std::uint64_t id_;
+  std::string client_;
+  Deadline deadline_;
+  ReadBuffer buffer_;
+  http::Parser parser_;
+};
+
+}  // namespace
+
+asio::awaitable<void> serve_client(tcp::socket socket, Services& services, std::uint64_t session_id) {
+  ClientSession session(std::move(socket), services, session_id);
+  co_await session.run();
+}
+
+}  // namespace pt

@@ -1,0 +1,160 @@
+#include "proxy/config.hpp"
+
+#include "common/units.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <deque>
+#include <functional>
+#include <thread>
+
+namespace pt {
+namespace {
+
+// Durations and sizes are read as text and converted afterwards so the error can name the setting.
+struct Deferred {
+  std::string flag;
+  std::string env;
+  std::string text;
+  std::function<void(const std::string&)> apply;
+};
+
+class Binder {
+public:
+  Binder(CLI::App& app, std::deque<Deferred>& deferred) : app_(app), deferred_(deferred) {}
+
+  template <class T>
+  void value(const std::string& flag, const std::string& env, T& target, const std::string& help) {
+    app_.add_option(flag, target, help)->envname(env)->capture_default_str()->group(group_);
+  }
+
+  void boolean(const std::string& flag, const std::string& env, bool& target, const std::string& help) {
+    app_.add_option(flag, target, help)
+        ->envname(env)
+        ->default_str(target ? "true" : "false")
+        ->type_name("BOOL")
+        ->group(group_);
+  }
+
+  void duration(const std::string& flag, const std::string& env, std::chrono::milliseconds& target,
+                const std::string& help, const std::string& default_text) {
+    auto& d = deferred_.emplace_back(Deferred{flag, env, "", {}});
+    d.apply = [&target](const std::string& text) { target = parse_duration(text); };
+    app_.add_option(flag, d.text, help)->envname(env)->default_str(default_text)->type_name("DURATION")->group(group_);
+  }
+
+  void size(const std::string& flag, const std::string& env, std::uint64_t& target, const std::string& help,
+            const std::string& default_text) {
+    auto& d = deferred_.emplace_back(Deferred{flag, env, "", {}});
+    d.apply = [&target](const std::string& text) { target = parse_size(text); };
+    app_.add_option(flag, d.text, help)->envname(env)->default_str(default_text)->type_name("SIZE")->group(group_);
+  }
+
+  void group(std::string name) { group_ = std::move(name); }
+
+private:
+  CLI::App& app_;
+  std::deque<Deferred>& deferred_;
+  std::string group_ = "Options";
+};
+
+void bind(Binder& b, Config& c) {
+  b.group("Network");
+  b.value("--listen", "LISTEN", c.listen, "Address and port of the proxy listener");
+  b.value("--threads", "THREADS", c.threads, "I/O threads (0: one per core)");
+
+  b.group("Interception");
+  b.value("--ca-dir", "CA_DIR", c.ca_dir, "Directory of the root CA (ca.crt, ca.key); created on first start");
+  b.value("--registries", "REGISTRIES", c.registries,
+          "Registries to intercept and cache, space separated: 'host' (any port) or 'host:port'. "
+          "Docker Hub's hosts are always included");
+  b.value("--upstream-resolve", "UPSTREAM_RESOLVE", c.upstream_resolve,
+          "Static name overrides for upstream connections: 'name=addr *.suffix=addr'");
+  b.value("--upstream-ca-bundle", "UPSTREAM_CA_BUNDLE", c.upstream_ca_bundle,
+          "Extra PEM bundle trusted for upstream TLS, besides the system store");
+  b.boolean("--verify-ssl", "VERIFY_SSL", c.verify_ssl, "Verify upstream TLS certificates");
+
+  b.group("Credentials");
+  b.value("--auth-registries", "AUTH_REGISTRIES", c.auth_registries,
+          "Credentials injected per registry: 'host:user:password ...' (never logged)");
+  b.value("--auth-registries-delimiter", "AUTH_REGISTRIES_DELIMITER", c.auth_registries_delimiter,
+          "Separator between AUTH_REGISTRIES entries");
+  b.value("--auth-registry-delimiter", "AUTH_REGISTRY_DELIMITER", c.auth_registry_delimiter,
+          "Separator between the fields of one AUTH_REGISTRIES entry");
+  b.boolean("--allow-push", "ALLOW_PUSH", c.allow_push, "Pass push requests (POST/PUT/PATCH/DELETE) upstream");
+
+  b.group("Cache");
+  b.value("--cache-dir", "CACHE_DIR", c.cache_dir, "Cache directory (blob files and index)");
+  b.size("--cache-max-size", "CACHE_MAX_SIZE", c.cache_max_bytes, "Cache size cap (k/m/g/t)", "32g");
+  b.duration("--cache-inactive", "CACHE_INACTIVE", c.cache_inactive, "Evict entries not read for this long", "60d");
+  b.duration("--manifest-fresh", "MANIFEST_FRESH", c.manifest_fresh,
+             "Freshness window of tag manifests when ENABLE_MANIFEST_CACHE is off", "60s");
+  b.boolean("--enable-manifest-cache", "ENABLE_MANIFEST_CACHE", c.enable_manifest_cache,
+            "Per-tag manifest freshness windows (rpardini's MANIFEST_CACHE_* settings)");
+  b.value("--manifest-cache-primary-regex", "MANIFEST_CACHE_PRIMARY_REGEX", c.manifest_cache_primary_regex,
+          "Tags matching this get the primary window");
+  b.duration("--manifest-cache-primary-time", "MANIFEST_CACHE_PRIMARY_TIME", c.manifest_cache_primary_time,
+             "Primary window", "10m");
+  b.value("--manifest-cache-secondary-regex", "MANIFEST_CACHE_SECONDARY_REGEX", c.manifest_cache_secondary_regex,
+          "Tags matching this get the secondary window");
+  b.duration("--manifest-cache-secondary-time", "MANIFEST_CACHE_SECONDARY_TIME", c.manifest_cache_secondary_time,
+             "Secondary window", "60d");
+  b.duration("--manifest-cache-default-time", "MANIFEST_CACHE_DEFAULT_TIME", c.manifest_cache_default_time,
+             "Window for other tags", "1h");
+
+  b.group("Timeouts and limits");
+  b.duration("--connect-timeout", "CONNECT_TIMEOUT", c.connect_timeout, "Upstream connect + TLS handshake", "10s");
+  b.duration("--header-timeout", "HEADER_TIMEOUT", c.header_timeout, "Time to receive a request head", "30s");
+  b.duration("--client-idle-timeout", "CLIENT_IDLE_TIMEOUT", c.client_idle_timeout,
+             "Idle client connection (no bytes either way)", "120s");
+  b.duration("--upstream-idle-timeout", "UPSTREAM_IDLE_TIMEOUT", c.upstream_idle_timeout,
+             "Upstream silent for this long mid-response", "300s");
+  b.duration("--shutdown-grace", "SHUTDOWN_GRACE", c.shutdown_grace,
+             "On SIGTERM, how long in-flight transfers may finish", "30s");
+  b.value("--max-header-size", "MAX_HEADER_SIZE", c.max_header_bytes, "Largest request or response head, bytes");
+
+  b.group("Logging");
+  b.value("--log-format", "LOG_FORMAT", c.log_format, "text or json (one object per line)");
+  b.value("--log-level", "LOG_LEVEL", c.log_level, "trace, debug, info, warn, error");
+}
+
+}  // namespace
+
+ConfigResult parse_command_line(int argc, const char* const* argv) {
+  CLI::App app{"pullthrough: a caching MITM proxy for container registries.\n"
+               "Clients set HTTPS_PROXY=http://<this host>:3128 and trust http://<this host>:3128/ca.crt.",
+               "pullthrough"};
+  app.set_version_flag("--version", "pullthrough 0.1.0");
+  app.get_formatter()->column_width(40);
+  Config config;
+  std::deque<Deferred> deferred;  // a deque: Binder hands out references into it
+  Binder binder(app, deferred);
+  bind(binder, config);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    return {std::nullopt, app.help(), 0};
+  } catch (const CLI::CallForVersion&) {
+    return {std::nullopt, "pullthrough 0.1.0\n", 0};
+  } catch (const CLI::ParseError& e) {
+    return {std::nullopt, fmt::format("pullthrough: {}\nRun with --help for the settings.\n", e.what()), 2};
+  }
+
+  for (auto& d : deferred) {
+    if (d.text.empty()) continue;
+    try {
+      d.apply(d.text);
+    } catch (const std::exception& e) {
+      return {std::nullopt, fmt::format("pullthrough: {} ({}): {}\n", d.flag, d.env, e.what()), 2};
+    }
+  }
+  if (config.threads == 0) config.threads = std::max(1u, std::thread::hardware_concurrency());
+  if (config.max_header_bytes < 1024) {
+    return {std::nullopt, "pullthrough: --max-header-size (MAX_HEADER_SIZE) must be at least 1024\n", 2};
+  }
+  return {std::move(config), "", 0};
+}
+
+}  // namespace pt

@@ -1,0 +1,69 @@
+#pragma once
+// Every setting of the proxy, from flags and environment variables (rpardini-compatible names).
+// Flags win over the environment; both win over the embedded defaults, so the proxy starts with no
+// configuration at all.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pt {
+
+struct Config {
+  // Network
+  std::string listen = "0.0.0.0:3128";
+  unsigned threads = 0;  // 0: one per core
+
+  // Interception
+  std::filesystem::path ca_dir = "/ca";
+  std::string registries;        // REGISTRIES, raw; parsed by auth::RegistryMatcher
+  std::string upstream_resolve;  // UPSTREAM_RESOLVE, raw; parsed by ResolveOverrides
+  std::string upstream_ca_bundle;
+  bool verify_ssl = true;
+
+  // Credentials (rpardini's AUTH_REGISTRIES and its delimiters)
+  std::string auth_registries;
+  std::string auth_registries_delimiter = " ";
+  std::string auth_registry_delimiter = ":";
+  bool allow_push = false;
+
+  // Cache
+  std::filesystem::path cache_dir = "/docker_mirror_cache";
+  std::uint64_t cache_max_bytes = 32ull << 30;
+  std::chrono::milliseconds cache_inactive = std::chrono::hours(24 * 60);
+  std::chrono::milliseconds manifest_fresh = std::chrono::seconds(60);
+  bool enable_manifest_cache = false;
+  std::string manifest_cache_primary_regex = "(stable|nightly|production|test)";
+  std::chrono::milliseconds manifest_cache_primary_time = std::chrono::minutes(10);
+  std::string manifest_cache_secondary_regex = "(.*)(\\d|\\.)+(.*)(\\d|\\.)+(.*)(\\d|\\.)+";
+  std::chrono::milliseconds manifest_cache_secondary_time = std::chrono::hours(24 * 60);
+  std::chrono::milliseconds manifest_cache_default_time = std::chrono::hours(1);
+
+  // Timeouts and limits
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
+  std::chrono::milliseconds header_timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds client_idle_timeout = std::chrono::seconds(120);
+  std::chrono::milliseconds upstream_idle_timeout = std::chrono::seconds(300);
+  std::chrono::milliseconds shutdown_grace = std::chrono::seconds(30);
+  std::size_t max_header_bytes = 64 * 1024;
+
+  // Logging
+  std::string log_format = "text";
+  std::string log_level = "info";
+};
+
+// The outcome of reading the command line: either a Config, or text to print and an exit code
+// (--help, --version, or a usage error).
+struct ConfigResult {
+  std::optional<Config> config;
+  std::string message;
+  int exit_code = 0;
+};
+
+// Reads flags and environment variables. Never throws for bad input: a bad value yields a message
+// that names the flag and its environment variable, and exit code 2.
+ConfigResult parse_command_line(int argc, const char* const* argv);
+
+}  // namespace pt

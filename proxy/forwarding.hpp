@@ -1,0 +1,36 @@
+#pragma once
+// Pure rules for relaying a request upstream and its response back (RFC 9110/9112 hop-by-hop
+// handling and framing), kept apart from the I/O so they can be tested on their own.
+#include "proxy/http_message.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace pt {
+
+// Connection-level fields that must not be relayed, plus any named in Connection.
+bool is_hop_by_hop(std::string_view name);
+void strip_hop_by_hop(http::Headers& headers);
+
+// The head we send upstream for a client's request: origin-form target, hop-by-hop fields removed,
+// Expect removed (we answer 100-continue ourselves), framing re-stated, and `authorization`
+// (injected credentials) set when given.
+http::RequestHead upstream_request(const http::RequestHead& client, const std::optional<std::string>& authorization);
+
+// The head we send the client for an upstream response. A body that upstream delimits by closing
+// the connection is re-framed as chunked so the client connection can stay open.
+struct ClientResponse {
+  http::ResponseHead head;
+  bool chunked = false;  // the body must go through chunked transfer coding
+};
+ClientResponse client_response(const http::ResponseHead& upstream, std::string_view request_method,
+                               std::string_view cache_status, bool keep_alive);
+
+// Methods that may be sent again on a fresh connection when a kept-alive one turns out dead.
+bool is_idempotent(std::string_view method);
+
+// The origin-form path of a target: "https://h/v2/x?q" -> "/v2/x?q", "/v2/" unchanged.
+std::string origin_form(std::string_view target);
+
+}  // namespace pt

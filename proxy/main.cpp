@@ -1,0 +1,27 @@
+// pullthrough: a caching MITM proxy for container registries. See README.md.
+#include "common/logging.hpp"
+#include "proxy/app.hpp"
+#include "proxy/config.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  auto parsed = pt::parse_command_line(argc, argv);
+  if (!parsed.config) {
+    std::fputs(parsed.message.c_str(), parsed.exit_code == 0 ? stdout : stderr);
+    return parsed.exit_code;
+  }
+  try {
+    pt::setup_logging(pt::parse_log_format(parsed.config->log_format), parsed.config->log_level);
+    return pt::run_proxy(*parsed.config);
+  } catch (const std::exception& e) {
+    // Fatal start-up errors: the message says what to fix.
+    if (spdlog::default_logger()) spdlog::critical("{}", e.what());
+    std::fprintf(stderr, "pullthrough: %s\n", e.what());
+    return 1;
+  }
+}

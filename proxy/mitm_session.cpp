@@ -1,0 +1,202 @@
+#include "proxy/mitm_session.hpp"
+
+#include "auth/credential_policy.hpp"
+#include "proxy/forwarding.hpp"
+#include "proxy/local_endpoints.hpp"
+#include "proxy/message_io.hpp"
+#include "proxy/services.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace pt {
+namespace {
+
+int status_for(http::ParseError error) {
+  switch (error) {
+    case http::ParseError::head_too_large: return 431;
+    case http::ParseError::unsupported: return 501;
+    default: return 400;
+  }
+}
+
+bool is_push(std::string_view method, std::string_view path) {
+  const bool writes = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
+  return writes && path.starts_with("/v2/");
+}
+
+// Until the cache serves requests, registry content is a MISS and everything else a BYPASS.
+std::string_view cache_status_for(std::string_view method, std::string_view path) {
+  const bool content = path.find("/blobs/") != std::string_view::npos ||
+                       path.find("/manifests/") != std::string_view::npos;
+  return (method == "GET" || method == "HEAD") && content ? "MISS" : "BYPASS";
+}
+
+}  // namespace
+
+MitmSession::MitmSession(ClientStream& client, Services& services, Deadline& deadline, SessionInfo info)
+    : client_(client),
+      services_(services),
+      deadline_(deadline),
+      info_(std::move(info)),
+      parser_(http::Parser::Kind::request, {.max_head_bytes = services.config.max_header_bytes}),
+      upstream_(services.upstream_tls, services.resolve) {}
+
+asio::awaitable<void> MitmSession::run() {
+  const auto& config = services_.config;
+  for (;;) {
+    if (Deadline::draining()) break;
+    // Waiting for the next request: a graceful shutdown may close us here.
+    deadline_.set_idle(true);
+    deadline_.expires_after(config.client_idle_timeout);
+    if (buffer_.empty() && co_await read_more(client_, buffer_, head_read_size)) break;
+    deadline_.set_idle(false);
+    // From the first byte, the whole head must arrive within the header timeout (slowloris).
+    deadline_.expires_after(config.header_timeout);
+
+    AccessRecord record{.session = info_.id, .client = info_.client, .host = info_.authority()};
+    const auto started = std::chrono::steady_clock::now();
+    parser_.reset();
+    std::error_code ec;
+    const auto status = co_await read_head(client_, buffer_, parser_, ec);
+    if (status == HeadStatus::closed || status == HeadStatus::io_error) break;
+
+    bool keep_going = false;
+    if (status == HeadStatus::parse_error) {
+      record.error = "bad request: " + parser_.error_text();
+      co_await reply(record, status_for(parser_.error()), record.error + "\n", false);
+    } else {
+      keep_going = co_await serve(record);
+    }
+    record.duration = std::chrono::steady_clock::now() - started;
+    log_access(record);
+    if (!keep_going) break;
+  }
+  upstream_.close();
+}
+
+asio::awaitable<bool> MitmSession::serve(AccessRecord& record) {
+  const auto& request = parser_.request();
+  record.method = request.method;
+  record.path = path_of(origin_form(request.target));
+
+  if (!services_.config.allow_push && is_push(request.method, record.path)) {
+    record.cache = "BYPASS";
+    // The body is not read, so the connection cannot be reused.
+    co_return co_await reply(record, 405,
+                             "pullthrough: pushing through this proxy is disabled (ALLOW_PUSH=false)\n", false);
+  }
+  record.cache = std::string(cache_status_for(request.method, record.path));
+  co_return co_await forward(record);
+}
+
+asio::awaitable<bool> MitmSession::forward(AccessRecord& record) {
+  const auto& config = services_.config;
+  const http::RequestHead& request = parser_.request();
+  const http::RequestHead upstream_head = upstream_request(
+      request, auth::authorization_to_inject(services_.credentials, info_.host, info_.port,
+                                             request.headers.contains("Authorization")));
+  const std::string head_bytes = http::serialize(upstream_head);
+  const bool has_body = request.framing != http::BodyFraming::none;
+
+  http::Parser response(http::Parser::Kind::response, {.max_head_bytes = config.max_header_bytes});
+  // A kept-alive upstream connection may have been closed by the server meanwhile; a request
+  // without a body is then sent once more on a fresh connection.
+  for (int attempt = 0;; ++attempt) {
+    if (!upstream_.is_for(info_.host, info_.port)) {
+      deadline_.expires_after(config.connect_timeout);
+      if (auto failure = co_await upstream_.open(info_.host, info_.port)) {
+        record.error = *failure;
+        spdlog::warn("session {}: {}", info_.id, *failure);
+        co_return co_await reply(record, 502, "pullthrough: " + *failure + "\n", request.keep_alive && !has_body);
+      }
+    }
+    const bool reused = upstream_.requests() > 0;
+    const bool may_retry = reused && !has_body && attempt == 0 && is_idempotent(request.method);
+    upstream_.count_request();
+
+    deadline_.expires_after(config.upstream_idle_timeout);
+    if (auto ec = co_await write_all(upstream_.stream(), head_bytes)) {
+      upstream_.close();
+      if (may_retry) continue;
+      record.error = "upstream write failed: " + ec.message();
+      co_return co_await reply(record, 502, "pullthrough: " + record.error + "\n", false);
+    }
+
+    if (has_body) {
+      if (request.headers.has_token("Expect", "100-continue")) {
+        if (co_await write_all(client_, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"))) co_return false;
+      }
+      BodyWriter to_upstream(request.framing == http::BodyFraming::chunked);
+      auto ec = co_await read_body(client_, buffer_, parser_, deadline_, config.client_idle_timeout,
+                                   [&](std::string_view piece) { return to_upstream.write(upstream_.stream(), piece); });
+      if (!ec) ec = co_await to_upstream.finish(upstream_.stream());
+      if (ec) {
+        upstream_.close();
+        record.error = "request body relay failed: " + ec.message();
+        co_return false;
+      }
+    }
+
+    // Interim 1xx responses (100 Continue) are ours to absorb: we already sent the body.
+    std::error_code ec;
+    HeadStatus status;
+    do {
+      response.reset();
+      response.expect_response_to(request.method);
+      deadline_.expires_after(config.upstream_idle_timeout);
+      status = co_await read_head(upstream_.stream(), upstream_.buffer(), response, ec);
+    } while (status == HeadStatus::ok && response.response().status / 100 == 1);
+
+    if (status == HeadStatus::ok) break;
+    upstream_.close();
+    if (status == HeadStatus::closed && may_retry) continue;
+    record.error = status == HeadStatus::parse_error ? "bad upstream response: " + response.error_text()
+                   : status == HeadStatus::closed    ? std::string("upstream closed the connection")
+                                                     : "upstream read failed: " + ec.message();
+    spdlog::warn("session {}: {} {}{}: {}", info_.id, request.method, info_.authority(), record.path, record.error);
+    co_return co_await reply(record, 502, "pullthrough: " + record.error + "\n", false);
+  }
+
+  const auto& upstream = response.response();
+  const bool keep_alive = request.keep_alive && !Deadline::draining();
+  const ClientResponse out = client_response(upstream, request.method, record.cache, keep_alive);
+  record.status = out.head.status;
+
+  deadline_.expires_after(config.client_idle_timeout);
+  if (co_await write_all(client_, http::serialize(out.head))) {
+    upstream_.close();
+    co_return false;
+  }
+
+  BodyWriter to_client(out.chunked);
+  auto ec = co_await read_body(upstream_.stream(), upstream_.buffer(), response, deadline_,
+                               config.upstream_idle_timeout, [&](std::string_view piece) {
+                                 deadline_.expires_after(config.client_idle_timeout);
+                                 return to_client.write(client_, piece);
+                               });
+  record.bytes = to_client.bytes_written();
+  if (!ec) ec = co_await to_client.finish(client_);
+  if (ec) {
+    // Mid-body: the status line is gone, so the only way to tell the client is to cut it off.
+    record.error = "response body relay failed: " + ec.message();
+    upstream_.close();
+    co_return false;
+  }
+  if (!upstream.keep_alive || upstream.framing == http::BodyFraming::until_close) upstream_.close();
+  co_return keep_alive;
+}
+
+asio::awaitable<bool> MitmSession::reply(AccessRecord& record, int status, std::string message, bool keep_alive) {
+  LocalResponse response;
+  response.status = status;
+  response.body = std::move(message);
+  if (!record.cache.empty()) response.extra_headers.add("X-Cache", record.cache);
+  record.status = status;
+  record.bytes = response.body.size();
+  const bool head_only = record.method == "HEAD";
+  deadline_.expires_after(services_.config.client_idle_timeout);
+  if (co_await write_all(client_, render(response, keep_alive, head_only))) co_return false;
+  co_return keep_alive;
+}
+
+}  // namespace pt

@@ -1,0 +1,37 @@
+#pragma once
+// What every connection shares: configuration and the long-lived, thread-safe services built from
+// it at start-up. Owned by main, passed by reference.
+#include "proxy/config.hpp"
+#include "proxy/resolve_overrides.hpp"
+
+#include <asio/thread_pool.hpp>
+
+#include <atomic>
+#include <cstdint>
+
+namespace pt {
+namespace ca {
+class RootCa;
+class LeafContextCache;
+}  // namespace ca
+namespace auth {
+class RegistryMatcher;
+class CredentialStore;
+}  // namespace auth
+class UpstreamTls;
+
+struct Services {
+  const Config& config;
+  const ca::RootCa& root_ca;
+  ca::LeafContextCache& leaves;
+  UpstreamTls& upstream_tls;
+  const ResolveOverrides& resolve;
+  const auth::RegistryMatcher& registries;
+  const auth::CredentialStore& credentials;
+  asio::thread_pool& blocking;
+
+  std::atomic<std::uint64_t> next_session{1};
+  std::atomic<bool> serving{false};
+};
+
+}  // namespace pt

@@ -1,0 +1,94 @@
+#include "proxy/upstream_connection.hpp"
+
+#include "proxy/message_io.hpp"
+#include "proxy/resolve_overrides.hpp"
+#include "proxy/upstream_tls.hpp"
+
+#include <asio/connect.hpp>
+#include <asio/this_coro.hpp>
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+namespace pt {
+namespace {
+
+bool is_ip_literal(const std::string& host) {
+  std::error_code ec;
+  asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+// Describes a failed handshake; a certificate problem says which, since that is what users fix.
+std::string handshake_failure(SSL* ssl, const std::error_code& ec) {
+  const long verify = SSL_get_verify_result(ssl);
+  if (verify != X509_V_OK) {
+    return fmt::format("upstream certificate rejected: {} (set UPSTREAM_CA_BUNDLE, or VERIFY_SSL=false)",
+                       X509_verify_cert_error_string(verify));
+  }
+  return fmt::format("TLS handshake failed: {}", ec.message());
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host,
+                                                        std::uint16_t port, const ResolveOverrides& overrides) {
+  auto executor = co_await asio::this_coro::executor;
+  std::string address = host;
+  if (auto override = overrides.lookup(host)) {
+    address = override->address;
+    if (override->port) port = *override->port;
+  }
+
+  std::error_code ec;
+  if (auto ip = asio::ip::make_address(address, ec); !ec) {
+    auto [connect_ec] = co_await socket.async_connect({ip, port}, nothrow_awaitable);
+    if (connect_ec) co_return fmt::format("connect to {} ({}:{}) failed: {}", host, address, port, connect_ec.message());
+  } else {
+    asio::ip::tcp::resolver resolver(executor);
+    auto [resolve_ec, endpoints] = co_await resolver.async_resolve(address, std::to_string(port), nothrow_awaitable);
+    if (resolve_ec) co_return fmt::format("cannot resolve {}: {}", address, resolve_ec.message());
+    auto [connect_ec, endpoint] = co_await asio::async_connect(socket, endpoints, nothrow_awaitable);
+    if (connect_ec) co_return fmt::format("connect to {}:{} failed: {}", host, port, connect_ec.message());
+  }
+  socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<std::string>> UpstreamConnection::open(const std::string& host, std::uint16_t port) {
+  close();
+  auto executor = co_await asio::this_coro::executor;
+  Stream stream(executor, tls_.context());
+  if (auto failure = co_await connect_tcp(stream.next_layer(), host, port, overrides_)) co_return failure;
+
+  SSL* ssl = stream.native_handle();
+  if (!is_ip_literal(host)) SSL_set_tlsext_host_name(ssl, host.c_str());
+  if (tls_.verify()) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (is_ip_literal(host)) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
+    } else {
+      X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+      X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+    }
+  }
+  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, nothrow_awaitable);
+  if (ec) co_return fmt::format("{}:{}: {}", host, port, handshake_failure(ssl, ec));
+
+  stream_.emplace(std::move(stream));
+  buffer_ = ReadBuffer();
+  host_ = host;
+  port_ = port;
+  requests_ = 0;
+  co_return std::nullopt;
+}
+
+void UpstreamConnection::close() {
+  if (!stream_) return;
+  std::error_code ignored;
+  stream_->next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  stream_->next_layer().close(ignored);
+  stream_.reset();
+}
+
+}  // namespace pt

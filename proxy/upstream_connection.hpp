@@ -1,0 +1,57 @@
+#pragma once
+// One TLS connection from the proxy to an upstream registry (or a CDN it redirects to): static
+// resolve overrides or DNS, connect, TLS with SNI and host name verification, keep-alive.
+#include "proxy/deadline.hpp"
+#include "proxy/read_buffer.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/stream.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace pt {
+
+class ResolveOverrides;
+class UpstreamTls;
+
+// Connects a TCP socket to host:port, honouring UPSTREAM_RESOLVE. Returns an error message (for
+// the log and the client's 502) on failure.
+asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host,
+                                                        std::uint16_t port, const ResolveOverrides& overrides);
+
+class UpstreamConnection {
+public:
+  using Stream = asio::ssl::stream<asio::ip::tcp::socket>;
+
+  UpstreamConnection(UpstreamTls& tls, const ResolveOverrides& overrides) : tls_(tls), overrides_(overrides) {}
+
+  // Connects and completes the TLS handshake, verifying the certificate for `host` unless
+  // VERIFY_SSL=false. On failure the connection stays closed and the reason is returned.
+  asio::awaitable<std::optional<std::string>> open(const std::string& host, std::uint16_t port);
+
+  bool is_open() const { return stream_.has_value(); }
+  bool is_for(const std::string& host, std::uint16_t port) const {
+    return is_open() && host_ == host && port_ == port;
+  }
+  void close();
+
+  Stream& stream() { return *stream_; }
+  ReadBuffer& buffer() { return buffer_; }
+  // Requests sent on this connection; a failure on a reused one may be a stale keep-alive.
+  unsigned requests() const { return requests_; }
+  void count_request() { ++requests_; }
+
+private:
+  UpstreamTls& tls_;
+  const ResolveOverrides& overrides_;
+  std::optional<Stream> stream_;
+  ReadBuffer buffer_;
+  std::string host_;
+  std::uint16_t port_ = 0;
+  unsigned requests_ = 0;
+};
+
+}  // namespace pt
