@@ -1,6 +1,5 @@
 #include "ca/leaf_context_cache.hpp"
 
-#include "ca/cert_host.hpp"
 #include "ca/leaf_minter.hpp"
 #include "ca/server_tls_context.hpp"
 
@@ -19,25 +18,29 @@ LeafContextCache::LeafContextCache(const RootCa& root, asio::thread_pool& blocki
 }
 
 asio::awaitable<std::shared_ptr<asio::ssl::context>> LeafContextCache::context_for(std::string host_text) {
-  const CertHost host = CertHost::parse_or_throw(host_text);
-  auto [context, caller_must_mint] = find_or_insert(host.name);
-
-  if (caller_must_mint) {
-    // Named rather than a temporary inside the co_await expression: GCC 12 mishandles the
-    // lifetime of such temporaries and destroys this one twice.
-    auto mint = [this, host] { return make_server_context(mint_leaf(root_, host)); };
-    try {
-      auto minted = co_await run_blocking(blocking_pool_, std::move(mint));
-      ++mint_count_;
-      spdlog::debug("minted a leaf certificate for {}", host.name);
-      context->set_value(std::move(minted));
-    } catch (...) {
-      // Forget first, so that a caller arriving after the waiters are woken starts a fresh mint.
-      forget(host.name, context);
-      context->set_exception(std::current_exception());
-    }
+  CertHost host = CertHost::parse_or_throw(host_text);
+  Lookup lookup = find_or_insert(host.name);
+  if (lookup.caller_must_mint) {
+    // A named lambda, not a temporary inside the co_await expression: GCC 12 can destroy the
+    // captures of such a temporary twice (seen here as a double free of a const CertHost).
+    auto mint = [this, host, context = lookup.context] { mint_and_publish(host, context); };
+    co_await run_blocking(blocking_pool_, std::move(mint));
   }
-  co_return co_await context->get();
+  co_return co_await lookup.context->get();
+}
+
+void LeafContextCache::mint_and_publish(const CertHost& host,
+                                        const std::shared_ptr<PendingContext>& context) {
+  try {
+    auto minted = make_server_context(mint_leaf(root_, host));
+    ++mint_count_;
+    spdlog::debug("minted a leaf certificate for {}", host.name);
+    context->set_value(std::move(minted));
+  } catch (...) {
+    // Forget first, so that a caller arriving after the waiters are woken starts a fresh mint.
+    forget(host.name, context);
+    context->set_exception(std::current_exception());
+  }
 }
 
 LeafContextCache::Lookup LeafContextCache::find_or_insert(const std::string& host) {

@@ -6,6 +6,7 @@
 // other caller for that host awaits the same result (single flight), so a host costs one key
 // generation however many connections race for it. The contexts live in an LRU of bounded size,
 // because every CONNECT target, hostile ones included, would otherwise grow it forever.
+#include "ca/cert_host.hpp"
 #include "ca/root_ca.hpp"
 
 #include "common/async_once.hpp"
@@ -59,6 +60,9 @@ private:
   // Finds the host's slot and marks it most recently used, or inserts a new one (evicting the
   // least recently used beyond capacity) and tells the caller to mint it.
   Lookup find_or_insert(const std::string& host);
+  // Runs on the blocking pool and publishes the outcome from there, so the waiters never depend on
+  // the coroutine that started the mint living until it is done.
+  void mint_and_publish(const CertHost& host, const std::shared_ptr<PendingContext>& context);
   // Drops the host's slot if it still holds `context`, so a failed mint is retried.
   void forget(const std::string& host, const std::shared_ptr<PendingContext>& context);
 

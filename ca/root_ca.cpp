@@ -14,6 +14,7 @@
 
 #include <array>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 
@@ -53,12 +54,19 @@ void add_name_entry(X509_NAME* name, int nid, std::string_view value) {
   }
 }
 
-std::string format_asn1_time(const ASN1_TIME* time) {
+// Runs one of OpenSSL's print functions into memory; nullopt if it fails.
+template <class Print>
+std::optional<std::string> print_to_string(Print print) {
   BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || ASN1_TIME_print(bio.get(), time) != 1) return "an unreadable date";
+  if (!bio || !print(bio.get())) return std::nullopt;
   char* data = nullptr;
   const long length = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<std::size_t>(length));
+}
+
+std::string format_asn1_time(const ASN1_TIME* time) {
+  return print_to_string([&](BIO* bio) { return ASN1_TIME_print(bio, time) == 1; })
+      .value_or("an unreadable date");
 }
 
 // Keeps a copy of the private key PEM from lingering in freed memory.
@@ -158,14 +166,11 @@ RootCa RootCa::create(const fs::path& dir) {
 }
 
 std::string RootCa::subject() const {
-  BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || X509_NAME_print_ex(bio.get(), X509_get_subject_name(cert_.get()), 0,
-                                 XN_FLAG_RFC2253) < 0) {
-    throw_openssl_error("cannot print the CA subject");
-  }
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<std::size_t>(length));
+  auto text = print_to_string([&](BIO* bio) {
+    return X509_NAME_print_ex(bio, X509_get_subject_name(cert_.get()), 0, XN_FLAG_RFC2253) >= 0;
+  });
+  if (!text) throw_openssl_error("cannot print the CA subject");
+  return std::move(*text);
 }
 
 std::string RootCa::fingerprint_sha256() const {

@@ -32,14 +32,18 @@ if [ "${#missing[@]}" -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The Debian packages start services we do not want running on a build box.
-for svc in docker-registry nginx; do
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
-    $SUDO systemctl stop "$svc" || true
-    $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true
-  fi
-done
-# Without systemd (containers, CI sandboxes) the postinst may still have started them.
-pkill -x nginx 2>/dev/null || true
-pkill -f '^/usr/bin/docker-registry' 2>/dev/null || true
+# Installing docker-registry and nginx may start their system services; a build box wants neither
+# (the tests start their own instances). Only right after installing, so a test suite running
+# meanwhile keeps its own servers.
+if [ "${#missing[@]}" -gt 0 ]; then
+  for svc in docker-registry nginx; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+      $SUDO systemctl stop "$svc" || true
+      $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true
+    fi
+  done
+  # Without systemd (containers, CI sandboxes) the postinst may have started them directly.
+  pkill -f '^nginx: master process /usr/sbin/nginx$' 2>/dev/null || true
+  pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/dev/null || true
+fi
 exit 0

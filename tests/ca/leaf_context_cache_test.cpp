@@ -5,7 +5,6 @@
 #include "ca/server_tls_context.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/connect.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>

@@ -2,9 +2,14 @@
 
 #include "ca_test_support.hpp"
 
+#include <openssl/err.h>
+
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <ctime>
+#include <string>
+#include <vector>
 #include <stdexcept>
 
 using pt::ca::mint_leaf;
@@ -91,6 +96,7 @@ TEST_CASE("A leaf has the extensions of a TLS server certificate") {
   const auto& root = shared_test_root();
   const auto leaf = mint_leaf(root, "registry.test");
   X509* cert = leaf.cert.get();
+  CHECK(ERR_peek_error() == 0);
 
   CHECK(X509_check_ca(cert) == 0);
   CHECK(X509_get_extension_flags(cert) & EXFLAG_BCONS);  // basicConstraints present, CA:FALSE
