@@ -1,0 +1,244 @@
+#include "cache/cache_store.hpp"
+
+#include "cache/cache_error.hpp"
+#include "cache/file_io.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <fmt/std.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+#include <vector>
+
+namespace pt::cache {
+namespace {
+
+// Fails start-up early and clearly, rather than on the first download.
+void check_writable(const std::filesystem::path& dir) {
+  const auto probe = dir / ".pullthrough-write-test";
+  std::error_code error;
+  UniqueFd fd(::open(probe.c_str(), O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) {
+    error = {errno, std::system_category()};
+  } else {
+    error = write_all(fd.get(), std::string_view("ok"));
+    if (!error) error = sync_file(fd.get());
+    fd.reset();
+    std::error_code ignored;
+    std::filesystem::remove(probe, ignored);
+  }
+  if (error) {
+    throw std::runtime_error(
+        fmt::format("cache directory {} is not writable: {}", dir, error.message()));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<CacheStore> CacheStore::open(CacheSettings settings) {
+  const auto& dir = settings.directory;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    throw std::runtime_error(
+        fmt::format("cache directory {} cannot be created: {}", dir, ec.message()));
+  }
+  check_writable(dir);
+
+  const auto index_path = dir / "index";
+  if (settings.rebuild_index) {
+    // Entries cannot be recovered from the files alone (their keys and headers are only in the
+    // index), so rebuilding starts from an empty cache.
+    spdlog::warn("cache: rebuilding the index at {}: discarding cached content", index_path);
+    Index::destroy(index_path);
+    std::filesystem::remove_all(dir / "blobs", ec);
+    if (ec) {
+      throw std::runtime_error(
+          fmt::format("cannot remove {}: {}", dir / "blobs", ec.message()));
+    }
+  }
+  auto index = Index::open(index_path, settings.touch_granularity);
+  auto store = std::unique_ptr<CacheStore>(new CacheStore(std::move(settings), std::move(index)));
+  if (const auto cleared = store->blobs_.clear_temp()) {
+    spdlog::info("cache: removed {} unfinished download(s)", cleared);
+  }
+  return store;
+}
+
+CacheStore::CacheStore(CacheSettings settings, std::unique_ptr<Index> index)
+    : settings_(std::move(settings)), index_(std::move(index)), blobs_(settings_.directory),
+      fills_(blobs_) {}
+
+std::optional<CacheStore::Hit> CacheStore::lookup(std::string_view key, Timestamp now) {
+  auto entry = index_->get(key);
+  if (!entry) return std::nullopt;
+  std::error_code ec;
+  auto reader = blobs_.open(entry->digest, ec);
+  if (!reader) {
+    // A missing file is a broken entry; other errors (out of descriptors) are transient.
+    if (ec == std::errc::no_such_file_or_directory) {
+      std::lock_guard lock(publish_mutex_);
+      // Evicted since get()? Then it is gone from the index already, or was stored anew.
+      if (!blobs_.contains(entry->digest) && index_->remove_file(entry->digest).removed) {
+        spdlog::warn("cache: blob {} of {} is missing; dropped it", entry->digest.str(), key);
+      }
+    }
+    return std::nullopt;
+  }
+  const bool small = entry->size <= settings_.verify_on_lookup_max_bytes;
+  const bool corrupt = reader->size() != entry->size ||
+                       (small && verify_content(*reader, entry->digest));
+  if (corrupt) {
+    spdlog::warn("cache: blob {} of {} is corrupt; dropping it", entry->digest.str(), key);
+    drop_corrupt(entry->digest);
+    return std::nullopt;
+  }
+  if (auto error = index_->touch(key, now)) {
+    spdlog::debug("cache: cannot record access to {}: {}", key, error.message());
+  }
+  return Hit{std::move(*entry), std::move(*reader)};
+}
+
+std::error_code CacheStore::commit_fill(FillWriter& writer, Timestamp now, Timestamp fresh_until) {
+  struct SettleOnExit {
+    FillWriter& writer;
+    ~SettleOnExit() { writer.settle(); }
+  } settle_on_exit{writer};
+
+  const auto digest = writer.fill().digest();
+  if (!digest) return make_error_code(CacheErrc::fill_failed);
+  if (writer.size() > settings_.max_bytes) return make_error_code(CacheErrc::too_large);
+  if (auto error = writer.sync()) return error;  // the slow part, outside the lock
+
+  const auto& response = writer.response();
+  const IndexEntry entry{.key = writer.fill().key(),
+                         .digest = *digest,
+                         .size = writer.size(),
+                         .media_type = response.media_type,
+                         .headers = response.headers,
+                         .created = now,
+                         .fresh_until = fresh_until};
+  {
+    std::lock_guard lock(publish_mutex_);
+    if (auto error = writer.publish()) {
+      if (!index_->file(*digest)) blobs_.remove(*digest);  // renamed, but not made durable
+      return error;
+    }
+    const auto change = index_->put(entry);
+    if (change.error) {
+      if (!index_->file(*digest)) blobs_.remove(*digest);  // leave no unindexed file behind
+      return change.error;
+    }
+    if (change.released_file) blobs_.remove(*change.released_file);
+  }
+  if (index_->total_bytes() > settings_.max_bytes) evict_to_size();
+  return {};
+}
+
+std::error_code CacheStore::add_alias(const IndexEntry& entry) {
+  std::lock_guard lock(publish_mutex_);
+  if (!index_->file(entry.digest)) {
+    return std::make_error_code(std::errc::no_such_file_or_directory);
+  }
+  const auto change = index_->put(entry);
+  if (change.released_file) blobs_.remove(*change.released_file);
+  return change.error;
+}
+
+std::error_code CacheStore::refresh(std::string_view key, Timestamp fresh_until) {
+  return index_->set_fresh_until(key, fresh_until);
+}
+
+void CacheStore::drop_corrupt(const Digest& digest) {
+  std::lock_guard lock(publish_mutex_);
+  const auto removal = index_->remove_file(digest);
+  if (!removal.error) blobs_.remove(digest);
+}
+
+FileRemoval CacheStore::remove_file(const FileRecord& victim) {
+  std::lock_guard lock(publish_mutex_);
+  auto removal = index_->remove_file(victim.digest, victim.last_access);
+  if (removal.removed) {
+    if (auto error = blobs_.remove(victim.digest)) {
+      spdlog::warn("cache: cannot delete blob {}: {}", victim.digest.str(), error.message());
+    }
+  }
+  return removal;
+}
+
+EvictionStats CacheStore::evict_to_size() {
+  const auto stats =
+      pt::cache::evict_to_size(*index_, settings_.max_bytes,
+                               [this](const FileRecord& victim) { return remove_file(victim); });
+  if (stats.files > 0) {
+    spdlog::info("cache: evicted {} file(s), {} entries, {} bytes to stay under the size cap",
+                 stats.files, stats.entries, stats.bytes);
+  }
+  return stats;
+}
+
+EvictionStats CacheStore::evict_inactive(Timestamp now) {
+  const auto stats =
+      pt::cache::evict_inactive(*index_, now, settings_.max_inactive,
+                                [this](const FileRecord& victim) { return remove_file(victim); });
+  if (stats.files > 0) {
+    spdlog::info("cache: evicted {} inactive file(s), {} entries, {} bytes", stats.files,
+                 stats.entries, stats.bytes);
+  }
+  return stats;
+}
+
+ReconcileStats CacheStore::reconcile() {
+  ReconcileStats stats;
+  const auto file_is_intact = [&](const FileRecord& record) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(blobs_.blob_path(record.digest), ec);
+    return !ec && size == record.size;
+  };
+
+  std::vector<FileRecord> suspects;
+  index_->for_each_file([&](const FileRecord& record) {
+    if (!file_is_intact(record)) suspects.push_back(record);
+    return true;
+  });
+  for (const auto& record : suspects) {
+    std::lock_guard lock(publish_mutex_);
+    if (file_is_intact(record)) continue;  // re-published meanwhile
+    if (index_->remove_file(record.digest, record.last_access).removed) {
+      blobs_.remove(record.digest);
+      ++stats.missing_files;
+    }
+  }
+
+  stats.junk_files = blobs_.for_each_blob([&](const Digest& digest, std::uint64_t) {
+    std::lock_guard lock(publish_mutex_);
+    if (!index_->file(digest)) {
+      blobs_.remove(digest);
+      ++stats.unindexed_files;
+    }
+  });
+
+  std::vector<std::string> dangling;
+  index_->for_each_entry([&](const IndexEntry& entry) {
+    if (!index_->file(entry.digest)) dangling.push_back(entry.key);
+    return true;
+  });
+  for (const auto& key : dangling) {
+    std::lock_guard lock(publish_mutex_);
+    const auto entry = index_->get(key);
+    if (!entry && !index_->remove(key).error) ++stats.dangling_entries;
+  }
+
+  if (stats.unindexed_files + stats.missing_files + stats.junk_files + stats.dangling_entries > 0) {
+    spdlog::info("cache: reconciled: {} unindexed file(s), {} missing file(s), {} junk file(s), "
+                 "{} dangling entries",
+                 stats.unindexed_files, stats.missing_files, stats.junk_files,
+                 stats.dangling_entries);
+  }
+  return stats;
+}
+
+}  // namespace pt::cache

@@ -1,0 +1,109 @@
+#pragma once
+// The cache as the proxy uses it: the index, the blob files and the fills in progress, kept
+// consistent with each other.
+//
+// Everything here is blocking (RocksDB, fsync, directory scans) and thread-safe: call it through
+// pt::run_blocking from the I/O threads. The exceptions are the fills themselves (FillWriter::
+// append and Fill::read_some), which are made for the I/O threads.
+//
+// Typical use by the proxy, for a cacheable GET:
+//   auto hit = store.lookup(key, now);          // entry + open file, or nullopt
+//   decide(request, fresh_until of hit (nullopt without one), now) -> serve / revalidate / fill
+//   on a miss: auto [fill, writer] = store.fills().find_or_start(key, ec);
+//     writer: publish_response, append..., finish, then commit_fill (on the pool)
+//     reader: fill->wait_response, fill->read_some...
+//
+// Consistency: a blob file is published (renamed into place) before the index entry that points
+// at it is written, and an index record is removed before its file is unlinked; both pairs run
+// under one lock so a commit and an eviction of the same digest cannot interleave. Hence, after a
+// crash, only unindexed files can exist, which reconcile() removes.
+#include "cache/blob_store.hpp"
+#include "cache/eviction.hpp"
+#include "cache/fill_registry.hpp"
+#include "cache/index.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <system_error>
+
+namespace pt::cache {
+
+struct CacheSettings {
+  std::filesystem::path directory = "/docker_mirror_cache";        // CACHE_DIR
+  std::uint64_t max_bytes = 32ull << 30;                           // CACHE_MAX_SIZE
+  std::chrono::seconds max_inactive = std::chrono::days(60);       // CACHE_INACTIVE
+  // Entries up to this size (manifests) are re-hashed on every lookup, so a corrupted manifest is
+  // never served. Larger blobs are only checked for their size; the proxy hashes them while
+  // streaming and calls drop_corrupt() on a mismatch.
+  std::uint64_t verify_on_lookup_max_bytes = 4ull << 20;
+  std::chrono::seconds touch_granularity = Index::kDefaultTouchGranularity;
+  bool rebuild_index = false;  // --rebuild-index: start with an empty index and no blobs
+};
+
+struct ReconcileStats {
+  std::size_t unindexed_files = 0;  // blob files no entry pointed at
+  std::size_t missing_files = 0;    // file records whose file was missing or of the wrong size
+  std::size_t junk_files = 0;       // files that are not blobs at all
+  std::size_t dangling_entries = 0; // entries without a file record (not expected to happen)
+};
+
+class CacheStore {
+public:
+  // Creates the directories, checks they are writable, opens the index, wipes temporary files.
+  // Does not scan: fast for any cache size. Throws std::runtime_error with a message naming the
+  // path for anything that should stop the proxy from starting.
+  static std::unique_ptr<CacheStore> open(CacheSettings settings);
+
+  const CacheSettings& settings() const noexcept { return settings_; }
+  Index& index() noexcept { return *index_; }
+  BlobStore& blobs() noexcept { return blobs_; }
+  FillRegistry& fills() noexcept { return fills_; }
+
+  struct Hit {
+    IndexEntry entry;
+    BlobReader reader;
+  };
+
+  // The stored response for `key` with its file open, and records the access. An entry whose file
+  // is missing, of the wrong size or (when small) not matching its digest is dropped: nullopt.
+  std::optional<Hit> lookup(std::string_view key, Timestamp now);
+
+  // Makes a completed fill durable and indexes it under its key, then evicts down to the size
+  // cap. The fill leaves the registry whatever the outcome. Fails with too_large for a blob bigger
+  // than the whole cache (it is then served but not kept).
+  std::error_code commit_fill(FillWriter& writer, Timestamp now, Timestamp fresh_until);
+
+  // Indexes another key for content already stored (e.g. a tag's manifest also under its digest).
+  std::error_code add_alias(const IndexEntry& entry);
+
+  // A tag revalidated upstream (same digest): fresh again until `fresh_until`.
+  std::error_code refresh(std::string_view key, Timestamp fresh_until);
+
+  // Drops a file found corrupt (and every entry using it).
+  void drop_corrupt(const Digest& digest);
+
+  EvictionStats evict_to_size();
+  EvictionStats evict_inactive(Timestamp now);
+
+  // Startup repair, meant to run in the background after open(): removes blob files without
+  // index records and records without (intact) files. Scans everything: seconds for a big cache.
+  ReconcileStats reconcile();
+
+private:
+  CacheStore(CacheSettings settings, std::unique_ptr<Index> index);
+  FileRemoval remove_file(const FileRecord& victim);
+
+  CacheSettings settings_;
+  std::unique_ptr<Index> index_;
+  BlobStore blobs_;
+  FillRegistry fills_;
+  // Serialises "publish file, then index it" against "unindex file, then unlink it".
+  std::mutex publish_mutex_;
+};
+
+}  // namespace pt::cache

@@ -1,0 +1,343 @@
+#include "cache/index.hpp"
+
+#include <fmt/format.h>
+#include <fmt/std.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+namespace pt::cache {
+namespace {
+
+constexpr std::string_view kTotalsKey = "meta/totals";
+constexpr std::size_t kDigestLength = 71;  // "sha256:" + 64 hex
+// After kill -9, opening replays the write-ahead log: bounding it (by flushing memtables to SST
+// files sooner) keeps that replay to a fraction of a second.
+constexpr std::uint64_t kWalLimitBytes = 16ull << 20;
+constexpr std::size_t kMemtableBytes = 8ull << 20;
+
+rocksdb::Slice slice(std::string_view text) { return {text.data(), text.size()}; }
+
+std::error_code to_error(const rocksdb::Status& status) {
+  if (status.ok()) return {};
+  spdlog::warn("cache index: {}", status.ToString());
+  if (status.IsNoSpace()) return std::make_error_code(std::errc::no_space_on_device);
+  return std::make_error_code(std::errc::io_error);
+}
+
+std::string encode_totals(std::uint64_t bytes, std::uint64_t files, std::uint64_t entries) {
+  std::string out;
+  for (std::uint64_t value : {bytes, files, entries}) {
+    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+  }
+  return out;
+}
+
+std::uint64_t decode_u64(std::string_view in) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value = (value << 8) | static_cast<unsigned char>(in[i]);
+  return value;
+}
+
+[[noreturn]] void throw_open_error(const std::filesystem::path& path,
+                                   const rocksdb::Status& status) {
+  if (status.IsCorruption()) {
+    throw std::runtime_error(fmt::format(
+        "cache index {} is corrupt ({}); restart with --rebuild-index to start a fresh index "
+        "(the cached content is discarded and fetched again)",
+        path, status.ToString()));
+  }
+  throw std::runtime_error(fmt::format("cannot open cache index {}: {}", path, status.ToString()));
+}
+
+}  // namespace
+
+struct Index::Handles {
+  std::vector<rocksdb::ColumnFamilyHandle*> all;  // in the order of kColumnFamilies
+  rocksdb::ColumnFamilyHandle* meta() const { return all[0]; }
+  rocksdb::ColumnFamilyHandle* entries() const { return all[1]; }
+  rocksdb::ColumnFamilyHandle* files() const { return all[2]; }
+  rocksdb::ColumnFamilyHandle* refs() const { return all[3]; }
+  rocksdb::ColumnFamilyHandle* lru() const { return all[4]; }
+};
+
+std::unique_ptr<Index> Index::open(const std::filesystem::path& path,
+                                   std::chrono::seconds touch_granularity) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec);
+  if (ec) {
+    throw std::runtime_error(fmt::format("cannot create cache index directory {}: {}", path,
+                                         ec.message()));
+  }
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  options.keep_log_file_num = 2;
+  options.max_total_wal_size = kWalLimitBytes;
+  options.write_buffer_size = kMemtableBytes;
+  // Replayed data stays in memory after a crash instead of being flushed before open returns.
+  options.avoid_flush_during_recovery = true;
+
+  const rocksdb::ColumnFamilyOptions cf_options(options);
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options},
+      {"entries", cf_options},
+      {"files", cf_options},
+      {"refs", cf_options},
+      {"lru", cf_options},
+  };
+  auto handles = std::make_unique<Handles>();
+  rocksdb::DB* db = nullptr;
+  const auto status =
+      rocksdb::DB::Open(rocksdb::DBOptions(options), path.string(), families, &handles->all, &db);
+  if (!status.ok()) throw_open_error(path, status);
+
+  std::string value;
+  const auto read = db->Get(rocksdb::ReadOptions(), handles->meta(), slice(kTotalsKey), &value);
+  Totals totals;
+  if (read.ok() && value.size() == 24) {
+    totals = {decode_u64(value), decode_u64(value.substr(8)), decode_u64(value.substr(16))};
+  } else if (!read.IsNotFound()) {
+    for (auto* handle : handles->all) db->DestroyColumnFamilyHandle(handle);
+    delete db;
+    throw_open_error(path, read.ok() ? rocksdb::Status::Corruption("bad totals record") : read);
+  }
+  return std::unique_ptr<Index>(new Index(db, std::move(handles), totals, touch_granularity));
+}
+
+void Index::destroy(const std::filesystem::path& path) {
+  const auto status = rocksdb::DestroyDB(path.string(), rocksdb::Options());
+  if (!status.ok()) {
+    throw std::runtime_error(
+        fmt::format("cannot delete cache index {}: {}", path, status.ToString()));
+  }
+}
+
+Index::Index(rocksdb::DB* db, std::unique_ptr<Handles> handles, Totals totals,
+             std::chrono::seconds touch_granularity)
+    : db_(db), cf_(std::move(handles)), touch_granularity_(touch_granularity),
+      total_bytes_(totals.bytes), file_count_(totals.files), entry_count_(totals.entries) {}
+
+Index::~Index() {
+  // Flushing the memtables means the next start reads a few SST files instead of replaying the
+  // write-ahead log.
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  if (auto status = db_->Flush(flush, cf_->all); !status.ok()) {
+    spdlog::warn("cache index: flush on close failed: {}", status.ToString());
+  }
+  for (auto* handle : cf_->all) db_->DestroyColumnFamilyHandle(handle);
+  db_->Close();
+  delete db_;
+}
+
+Index::Totals Index::totals() const noexcept {
+  return {total_bytes_.load(), file_count_.load(), entry_count_.load()};
+}
+
+std::optional<IndexEntry> Index::read_entry(std::string_view key) const {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), cf_->entries(), slice(key), &value).ok()) {
+    return std::nullopt;
+  }
+  return decode_entry(key, value);
+}
+
+std::optional<IndexEntry> Index::get(std::string_view key) const {
+  auto entry = read_entry(key);
+  if (!entry) return std::nullopt;
+  const auto record = file(entry->digest);
+  if (!record) return std::nullopt;  // racing with the file's removal: as good as gone
+  entry->last_access = record->last_access;
+  return entry;
+}
+
+std::optional<FileRecord> Index::file(const Digest& digest) const {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), cf_->files(), slice(digest.str()), &value).ok()) {
+    return std::nullopt;
+  }
+  return decode_file_record(digest, value);
+}
+
+std::error_code Index::commit(rocksdb::WriteBatch& batch, const Totals& totals) {
+  batch.Put(cf_->meta(), slice(kTotalsKey),
+            encode_totals(totals.bytes, totals.files, totals.entries));
+  if (auto error = to_error(db_->Write(rocksdb::WriteOptions(), &batch))) return error;
+  total_bytes_ = totals.bytes;
+  file_count_ = totals.files;
+  entry_count_ = totals.entries;
+  return {};
+}
+
+void Index::release_reference(rocksdb::WriteBatch& batch, const Digest& digest,
+                              std::string_view key, Totals& totals, IndexChange& change) const {
+  batch.Delete(cf_->refs(), digest.str() + std::string(key));
+  const auto record = file(digest);
+  if (!record) return;
+  if (record->references > 1) {
+    auto updated = *record;
+    --updated.references;
+    batch.Put(cf_->files(), slice(digest.str()), encode_file_record(updated));
+    return;
+  }
+  batch.Delete(cf_->files(), slice(digest.str()));
+  batch.Delete(cf_->lru(), lru_key(record->last_access, digest));
+  totals.bytes -= std::min(totals.bytes, record->size);
+  totals.files -= std::min<std::uint64_t>(totals.files, 1);
+  change.released_file = digest;
+}
+
+IndexChange Index::put(const IndexEntry& entry) {
+  std::lock_guard lock(write_mutex_);
+  IndexChange change;
+  auto totals = this->totals();
+  rocksdb::WriteBatch batch;
+  const auto& digest = entry.digest;
+  const auto previous = read_entry(entry.key);
+  const bool new_reference = !previous || previous->digest != digest;
+
+  batch.Put(cf_->entries(), slice(entry.key), encode_entry(entry));
+  if (!previous) ++totals.entries;
+  if (new_reference) batch.Put(cf_->refs(), digest.str() + entry.key, "");
+
+  if (const auto record = file(digest)) {
+    auto updated = *record;
+    if (new_reference) ++updated.references;
+    updated.last_access = std::max(record->last_access, entry.created);
+    if (updated.last_access != record->last_access) {
+      batch.Delete(cf_->lru(), lru_key(record->last_access, digest));
+      batch.Put(cf_->lru(), lru_key(updated.last_access, digest), "");
+    }
+    batch.Put(cf_->files(), slice(digest.str()), encode_file_record(updated));
+  } else {
+    const FileRecord created{
+        .digest = digest, .size = entry.size, .last_access = entry.created, .references = 1};
+    batch.Put(cf_->files(), slice(digest.str()), encode_file_record(created));
+    batch.Put(cf_->lru(), lru_key(created.last_access, digest), "");
+    totals.bytes += entry.size;
+    ++totals.files;
+  }
+
+  if (previous && new_reference) {
+    release_reference(batch, previous->digest, entry.key, totals, change);
+  }
+  change.error = commit(batch, totals);
+  if (change.error) change.released_file.reset();
+  return change;
+}
+
+std::error_code Index::touch(std::string_view key, Timestamp now) {
+  const auto is_recent = [&](const std::optional<FileRecord>& record) {
+    return !record || now - record->last_access < touch_granularity_;
+  };
+  const auto entry = read_entry(key);
+  if (!entry || is_recent(file(entry->digest))) return {};  // the common, write-free path
+
+  std::lock_guard lock(write_mutex_);
+  const auto record = file(entry->digest);
+  if (is_recent(record)) return {};
+  auto updated = *record;
+  updated.last_access = now;
+  rocksdb::WriteBatch batch;
+  batch.Delete(cf_->lru(), lru_key(record->last_access, entry->digest));
+  batch.Put(cf_->lru(), lru_key(now, entry->digest), "");
+  batch.Put(cf_->files(), slice(entry->digest.str()), encode_file_record(updated));
+  return to_error(db_->Write(rocksdb::WriteOptions(), &batch));
+}
+
+std::error_code Index::set_fresh_until(std::string_view key, Timestamp fresh_until) {
+  std::lock_guard lock(write_mutex_);
+  auto entry = read_entry(key);
+  if (!entry) return std::make_error_code(std::errc::no_such_file_or_directory);
+  entry->fresh_until = fresh_until;
+  return to_error(db_->Put(rocksdb::WriteOptions(), cf_->entries(), slice(key),
+                           encode_entry(*entry)));
+}
+
+IndexChange Index::remove(std::string_view key) {
+  std::lock_guard lock(write_mutex_);
+  IndexChange change;
+  const auto previous = read_entry(key);
+  if (!previous) return change;
+  auto totals = this->totals();
+  rocksdb::WriteBatch batch;
+  batch.Delete(cf_->entries(), slice(key));
+  totals.entries -= std::min<std::uint64_t>(totals.entries, 1);
+  release_reference(batch, previous->digest, key, totals, change);
+  change.error = commit(batch, totals);
+  if (change.error) change.released_file.reset();
+  return change;
+}
+
+FileRemoval Index::remove_file(const Digest& digest, std::optional<Timestamp> only_if_last_access) {
+  std::lock_guard lock(write_mutex_);
+  FileRemoval removal;
+  const auto record = file(digest);
+  if (!record) return removal;
+  if (only_if_last_access && record->last_access != *only_if_last_access) return removal;
+
+  auto totals = this->totals();
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> refs(db_->NewIterator(rocksdb::ReadOptions(), cf_->refs()));
+  for (refs->Seek(slice(digest.str())); refs->Valid() && refs->key().starts_with(digest.str());
+       refs->Next()) {
+    const auto ref = refs->key().ToStringView();
+    batch.Delete(cf_->entries(), slice(ref.substr(kDigestLength)));
+    batch.Delete(cf_->refs(), refs->key());
+    ++removal.entries;
+  }
+  if (auto error = to_error(refs->status())) return {.error = error};
+  batch.Delete(cf_->files(), slice(digest.str()));
+  batch.Delete(cf_->lru(), lru_key(record->last_access, digest));
+  totals.bytes -= std::min(totals.bytes, record->size);
+  totals.files -= std::min<std::uint64_t>(totals.files, 1);
+  totals.entries -= std::min<std::uint64_t>(totals.entries, removal.entries);
+  removal.error = commit(batch, totals);
+  if (!removal.error) {
+    removal.removed = true;
+    removal.bytes = record->size;
+  } else {
+    removal.entries = 0;
+  }
+  return removal;
+}
+
+std::vector<FileRecord> Index::oldest_files(std::size_t count) const {
+  std::vector<FileRecord> oldest;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->lru()));
+  for (it->SeekToFirst(); it->Valid() && oldest.size() < count; it->Next()) {
+    const auto decoded = decode_lru_key(it->key().ToStringView());
+    if (!decoded) continue;
+    auto record = file(decoded->second);
+    // An order key whose record moved on (a concurrent touch) is skipped, not reported twice.
+    if (record && record->last_access == decoded->first) oldest.push_back(std::move(*record));
+  }
+  return oldest;
+}
+
+void Index::for_each_entry(const std::function<bool(const IndexEntry&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->entries()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    auto entry = decode_entry(it->key().ToStringView(), it->value().ToStringView());
+    if (!entry) continue;
+    if (const auto record = file(entry->digest)) entry->last_access = record->last_access;
+    if (!visit(*entry)) return;
+  }
+}
+
+void Index::for_each_file(const std::function<bool(const FileRecord&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->files()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto digest = Digest::parse(it->key().ToStringView());
+    if (!digest) continue;
+    const auto record = decode_file_record(*digest, it->value().ToStringView());
+    if (record && !visit(*record)) return;
+  }
+}
+
+}  // namespace pt::cache

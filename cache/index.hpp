@@ -1,0 +1,132 @@
+#pragma once
+// The persistent index of the cache, in RocksDB (blob bytes live in files, see BlobStore).
+//
+// Layout, one column family each:
+//   default   "meta/totals" -> total bytes, file count, entry count (fixed binary)
+//   entries   cache key -> IndexEntry (JSON)
+//   files     digest -> FileRecord {size, last access, reference count}
+//   refs      digest + cache key -> "" (which entries use a file, to drop them with it)
+//   lru       big-endian last access + digest -> "" (least recently used files first)
+// Every change is one atomic WriteBatch that also rewrites the totals, so opening needs no scan
+// and the totals can never drift from the records, even across kill -9.
+//
+// Accounting is per blob file: bytes are counted when the first entry references a file and
+// released when the last one goes, so entries sharing a file never double count. Eviction works
+// on files (oldest_files + remove_file), dropping every entry that points at the file.
+//
+// All methods are blocking and thread-safe. Writes are serialised by a mutex (each is a small
+// read-modify-write); reads go straight to RocksDB. Writes are not fsynced: after a power cut a
+// recent change may be lost, which leaves an unindexed file (cleaned by reconcile) or an entry
+// whose file is gone (detected when served), never a partial entry.
+#include "cache/index_entry.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace rocksdb {
+class DB;
+class WriteBatch;
+}  // namespace rocksdb
+
+namespace pt::cache {
+
+// Result of a change that may leave a blob file without any entry.
+struct IndexChange {
+  std::error_code error;
+  std::optional<Digest> released_file;  // no entry references it any more: the caller unlinks it
+};
+
+struct FileRemoval {
+  std::error_code error;
+  bool removed = false;
+  std::uint64_t bytes = 0;
+  std::size_t entries = 0;
+};
+
+class Index {
+public:
+  // Access times closer together than this are not rewritten, so a busy blob costs no writes.
+  static constexpr std::chrono::seconds kDefaultTouchGranularity{60};
+
+  // Creates the index if missing. Throws std::runtime_error naming `path` when it cannot be
+  // opened; a corrupt index also gets the hint to restart with --rebuild-index.
+  static std::unique_ptr<Index> open(const std::filesystem::path& path,
+                                     std::chrono::seconds touch_granularity =
+                                         kDefaultTouchGranularity);
+
+  // Deletes the index at `path` (for --rebuild-index). Throws std::runtime_error on failure.
+  static void destroy(const std::filesystem::path& path);
+
+  ~Index();
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+
+  std::optional<IndexEntry> get(std::string_view key) const;
+  std::optional<FileRecord> file(const Digest& digest) const;
+
+  // Stores `entry`, replacing any entry under the same key. The entry's file counts as accessed at
+  // entry.created. If the replaced entry was the last user of another file, that file is released.
+  IndexChange put(const IndexEntry& entry);
+
+  // Records a read of the entry's file at `now`; a no-op if the stored time is recent enough.
+  std::error_code touch(std::string_view key, Timestamp now);
+
+  // For a revalidated tag: the same content stays, its freshness window restarts.
+  std::error_code set_fresh_until(std::string_view key, Timestamp fresh_until);
+
+  IndexChange remove(std::string_view key);
+
+  // Drops a file record and every entry referencing it. With `only_if_last_access`, nothing
+  // happens unless the record is still at that access time: a file read since eviction chose it
+  // is spared.
+  FileRemoval remove_file(const Digest& digest,
+                          std::optional<Timestamp> only_if_last_access = std::nullopt);
+
+  // Up to `count` files, least recently used first.
+  std::vector<FileRecord> oldest_files(std::size_t count) const;
+
+  std::uint64_t total_bytes() const noexcept { return total_bytes_.load(); }
+  std::uint64_t file_count() const noexcept { return file_count_.load(); }
+  std::uint64_t entry_count() const noexcept { return entry_count_.load(); }
+
+  // Full scans, for `cache ls` and reconcile. Return false from the callback to stop.
+  void for_each_entry(const std::function<bool(const IndexEntry&)>& visit) const;
+  void for_each_file(const std::function<bool(const FileRecord&)>& visit) const;
+
+private:
+  struct Handles;
+  struct Totals {
+    std::uint64_t bytes = 0;
+    std::uint64_t files = 0;
+    std::uint64_t entries = 0;
+  };
+  Index(rocksdb::DB* db, std::unique_ptr<Handles> handles, Totals totals,
+        std::chrono::seconds touch_granularity);
+
+  std::optional<IndexEntry> read_entry(std::string_view key) const;
+  Totals totals() const noexcept;
+  // Adds to `batch` the drop of `key`'s reference to `digest`; the last reference releases the
+  // file.
+  void release_reference(rocksdb::WriteBatch& batch, const Digest& digest, std::string_view key,
+                         Totals& totals, IndexChange& change) const;
+  std::error_code commit(rocksdb::WriteBatch& batch, const Totals& totals);
+
+  rocksdb::DB* db_;
+  std::unique_ptr<Handles> cf_;
+  std::chrono::seconds touch_granularity_;
+  std::mutex write_mutex_;
+  std::atomic<std::uint64_t> total_bytes_{0};
+  std::atomic<std::uint64_t> file_count_{0};
+  std::atomic<std::uint64_t> entry_count_{0};
+};
+
+}  // namespace pt::cache
