@@ -4,29 +4,94 @@
 #include "auth/registry_matcher.hpp"
 #include "ca/leaf_context_cache.hpp"
 #include "ca/root_ca.hpp"
+#include "cache/cache_store.hpp"
+#include "cache/manifest_cache_policy.hpp"
+#include "common/units.hpp"
 #include "proxy/resolve_overrides.hpp"
 #include "proxy/server.hpp"
 #include "proxy/services.hpp"
 #include "proxy/upstream_tls.hpp"
 
+#include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/thread_pool.hpp>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 namespace pt {
+namespace {
+
+cache::ManifestCachePolicy manifest_policy(const Config& c) {
+  cache::ManifestCacheSettings settings;
+  settings.enable = c.enable_manifest_cache;
+  settings.primary_regex = c.manifest_cache_primary_regex;
+  settings.primary_time = c.manifest_cache_primary_time;
+  settings.secondary_regex = c.manifest_cache_secondary_regex;
+  settings.secondary_time = c.manifest_cache_secondary_time;
+  settings.default_time = c.manifest_cache_default_time;
+  return cache::ManifestCachePolicy(settings);
+}
+
+std::unique_ptr<cache::CacheStore> open_cache(const Config& c) {
+  cache::CacheSettings settings;
+  settings.directory = c.cache_dir;
+  settings.max_bytes = c.cache_max_bytes;
+  settings.max_inactive = std::chrono::duration_cast<std::chrono::seconds>(c.cache_inactive);
+  auto store = cache::CacheStore::open(settings);
+  spdlog::info("cache {}: {} in {} file(s), cap {}", c.cache_dir.string(),
+               format_size(store->index().total_bytes()), store->index().file_count(), format_size(c.cache_max_bytes));
+  return store;
+}
+
+// Start-up repair, then inactivity eviction every hour, on the blocking pool: never on the I/O
+// threads and never delaying start-up. Ends when the pool is stopped.
+asio::awaitable<void> maintain(cache::CacheStore& store) {
+  try {
+    const auto repaired = store.reconcile();
+    spdlog::info("cache check: {} unindexed and {} missing file(s) cleaned", repaired.unindexed_files,
+                 repaired.missing_files);
+  } catch (const std::exception& e) {
+    spdlog::error("cache check failed: {}", e.what());
+  }
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    try {
+      const auto evicted = store.evict_inactive(cache::now_timestamp());
+      if (evicted.files > 0) {
+        spdlog::info("evicted {} file(s) ({}) not read for {:.1f} day(s)", evicted.files,
+                     format_size(evicted.bytes), store.settings().max_inactive.count() / 86400.0);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("inactive eviction failed: {}", e.what());
+    }
+    timer.expires_after(std::chrono::hours(1));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
+}  // namespace
 
 int run_proxy(const Config& config) {
   auth::RegistryMatcher registries(config.registries);
   const auto credentials = auth::parse_auth_registries(config.auth_registries, config.auth_registries_delimiter,
                                                        config.auth_registry_delimiter);
+  // A registry we hold credentials for is one the user wants intercepted.
+  for (const auto& credential : credentials.all()) registries.add_host(credential.host, credential.port);
   ResolveOverrides resolve(config.upstream_resolve);
   UpstreamTls upstream_tls(config.verify_ssl, config.upstream_ca_bundle);
+  const auto policy = manifest_policy(config);
 
   const auto root_ca = ca::RootCa::load_or_create(config.ca_dir);
   spdlog::info("root CA {} ({}): {}", root_ca.created() ? "created" : "loaded", config.ca_dir.string(),
                root_ca.subject());
+  auto store = open_cache(config);
   asio::thread_pool blocking(2);
   ca::LeafContextCache leaves(root_ca, blocking);
+  asio::co_spawn(blocking, maintain(*store), [](std::exception_ptr error) {
+    if (error) spdlog::error("cache maintenance stopped unexpectedly");
+  });
 
   Services services{
       .config = config,
@@ -37,12 +102,15 @@ int run_proxy(const Config& config) {
       .registries = registries,
       .credentials = credentials,
       .blocking = blocking,
+      .cache = store.get(),
+      .manifest_policy = policy,
   };
   Server server(services, config.threads);
   server.listen(config.listen);
   spdlog::info("intercepting {}", fmt::join(registries.entries(), " "));
   for (const auto& credential : credentials.all()) spdlog::info("credentials for {}", credential.describe());
   const int code = server.run();
+  blocking.stop();  // ends the maintenance loop
   blocking.join();
   return code;
 }

@@ -5,7 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <cstdlib>
 #include <deque>
+#include <tuple>
 #include <functional>
 #include <thread>
 
@@ -88,20 +90,19 @@ void bind(Binder& b, Config& c) {
   b.value("--cache-dir", "CACHE_DIR", c.cache_dir, "Cache directory (blob files and index)");
   b.size("--cache-max-size", "CACHE_MAX_SIZE", c.cache_max_bytes, "Cache size cap (k/m/g/t)", "32g");
   b.duration("--cache-inactive", "CACHE_INACTIVE", c.cache_inactive, "Evict entries not read for this long", "60d");
-  b.duration("--manifest-fresh", "MANIFEST_FRESH", c.manifest_fresh,
-             "Freshness window of tag manifests when ENABLE_MANIFEST_CACHE is off", "60s");
-  b.boolean("--enable-manifest-cache", "ENABLE_MANIFEST_CACHE", c.enable_manifest_cache,
-            "Per-tag manifest freshness windows (rpardini's MANIFEST_CACHE_* settings)");
+  b.value("--enable-manifest-cache", "ENABLE_MANIFEST_CACHE", c.enable_manifest_cache,
+          "Per-tag freshness windows for tag manifests (rpardini's MANIFEST_CACHE_* settings); "
+          "otherwise tags are fresh for 60 s");
   b.value("--manifest-cache-primary-regex", "MANIFEST_CACHE_PRIMARY_REGEX", c.manifest_cache_primary_regex,
           "Tags matching this get the primary window");
-  b.duration("--manifest-cache-primary-time", "MANIFEST_CACHE_PRIMARY_TIME", c.manifest_cache_primary_time,
-             "Primary window", "10m");
+  b.value("--manifest-cache-primary-time", "MANIFEST_CACHE_PRIMARY_TIME", c.manifest_cache_primary_time,
+          "Primary window");
   b.value("--manifest-cache-secondary-regex", "MANIFEST_CACHE_SECONDARY_REGEX", c.manifest_cache_secondary_regex,
           "Tags matching this get the secondary window");
-  b.duration("--manifest-cache-secondary-time", "MANIFEST_CACHE_SECONDARY_TIME", c.manifest_cache_secondary_time,
-             "Secondary window", "60d");
-  b.duration("--manifest-cache-default-time", "MANIFEST_CACHE_DEFAULT_TIME", c.manifest_cache_default_time,
-             "Window for other tags", "1h");
+  b.value("--manifest-cache-secondary-time", "MANIFEST_CACHE_SECONDARY_TIME", c.manifest_cache_secondary_time,
+          "Secondary window");
+  b.value("--manifest-cache-default-time", "MANIFEST_CACHE_DEFAULT_TIME", c.manifest_cache_default_time,
+          "Window for other tags");
 
   b.group("Timeouts and limits");
   b.duration("--connect-timeout", "CONNECT_TIMEOUT", c.connect_timeout, "Upstream connect + TLS handshake", "10s");
@@ -140,6 +141,16 @@ ConfigResult parse_command_line(int argc, const char* const* argv) {
     return {std::nullopt, "pullthrough 0.1.0\n", 0};
   } catch (const CLI::ParseError& e) {
     return {std::nullopt, fmt::format("pullthrough: {}\nRun with --help for the settings.\n", e.what()), 2};
+  }
+
+  // CLI11 ignores empty environment variables, but rpardini's users disable a manifest cache tier
+  // with an empty regex.
+  for (auto [flag, env, target] : {std::tuple{"--manifest-cache-primary-regex", "MANIFEST_CACHE_PRIMARY_REGEX",
+                                              &config.manifest_cache_primary_regex},
+                                   std::tuple{"--manifest-cache-secondary-regex", "MANIFEST_CACHE_SECONDARY_REGEX",
+                                              &config.manifest_cache_secondary_regex}}) {
+    const char* value = std::getenv(env);
+    if (value && *value == '\0' && app.count(flag) == 0) target->clear();
   }
 
   for (auto& d : deferred) {

@@ -33,13 +33,13 @@ struct Config {
   std::filesystem::path cache_dir = "/docker_mirror_cache";
   std::uint64_t cache_max_bytes = 32ull << 30;
   std::chrono::milliseconds cache_inactive = std::chrono::hours(24 * 60);
-  std::chrono::milliseconds manifest_fresh = std::chrono::seconds(60);
-  bool enable_manifest_cache = false;
+  // rpardini's manifest cache settings, as text; validated by cache::ManifestCachePolicy.
+  std::string enable_manifest_cache = "false";
   std::string manifest_cache_primary_regex = "(stable|nightly|production|test)";
-  std::chrono::milliseconds manifest_cache_primary_time = std::chrono::minutes(10);
+  std::string manifest_cache_primary_time = "10m";
   std::string manifest_cache_secondary_regex = "(.*)(\\d|\\.)+(.*)(\\d|\\.)+(.*)(\\d|\\.)+";
-  std::chrono::milliseconds manifest_cache_secondary_time = std::chrono::hours(24 * 60);
-  std::chrono::milliseconds manifest_cache_default_time = std::chrono::hours(1);
+  std::string manifest_cache_secondary_time = "60d";
+  std::string manifest_cache_default_time = "1h";
 
   // Timeouts and limits
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);

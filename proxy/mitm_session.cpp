@@ -1,6 +1,7 @@
 #include "proxy/mitm_session.hpp"
 
 #include "auth/credential_policy.hpp"
+#include "cache/cache_key.hpp"
 #include "proxy/forwarding.hpp"
 #include "proxy/local_endpoints.hpp"
 #include "proxy/message_io.hpp"
@@ -17,18 +18,6 @@ int status_for(http::ParseError error) {
     case http::ParseError::unsupported: return 501;
     default: return 400;
   }
-}
-
-bool is_push(std::string_view method, std::string_view path) {
-  const bool writes = method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE";
-  return writes && path.starts_with("/v2/");
-}
-
-// Until the cache serves requests, registry content is a MISS and everything else a BYPASS.
-std::string_view cache_status_for(std::string_view method, std::string_view path) {
-  const bool content = path.find("/blobs/") != std::string_view::npos ||
-                       path.find("/manifests/") != std::string_view::npos;
-  return (method == "GET" || method == "HEAD") && content ? "MISS" : "BYPASS";
 }
 
 }  // namespace
@@ -76,55 +65,82 @@ asio::awaitable<void> MitmSession::run() {
 
 asio::awaitable<bool> MitmSession::serve(AccessRecord& record) {
   const auto& request = parser_.request();
+  const std::string target = origin_form(request.target);
   record.method = request.method;
-  record.path = path_of(origin_form(request.target));
+  record.path = path_of(target);
+  const auto classified = cache::classify_request(request.method, target);
 
-  if (!services_.config.allow_push && is_push(request.method, record.path)) {
+  if (classified.kind == cache::RequestKind::push && !services_.config.allow_push) {
     record.cache = "BYPASS";
     // The body is not read, so the connection cannot be reused.
     co_return co_await reply(record, 405,
                              "pullthrough: pushing through this proxy is disabled (ALLOW_PUSH=false)\n", false);
   }
-  record.cache = std::string(cache_status_for(request.method, record.path));
-  co_return co_await forward(record);
+  if (services_.cache && request.framing == http::BodyFraming::none) {
+    const auto key = cache::cache_key(classified, cache::registry_authority(info_.host, info_.port),
+                                      request.headers.get("Accept").value_or(""));
+    if (key) co_return co_await serve_cacheable(record, classified, *key);
+  }
+  record.cache = "BYPASS";
+  co_return co_await forward(record, classified);
 }
 
-asio::awaitable<bool> MitmSession::forward(AccessRecord& record) {
+std::optional<std::string> MitmSession::injected_authorization() const {
+  return auth::authorization_to_inject(services_.credentials, info_.host, info_.port,
+                                       parser_.request().headers.contains("Authorization"));
+}
+
+asio::awaitable<bool> MitmSession::forward(AccessRecord& record, const cache::RegistryRequest& classified) {
+  const http::RequestHead& request = parser_.request();
+  const bool has_body = request.framing != http::BodyFraming::none;
+  http::Parser response(http::Parser::Kind::response, {.max_head_bytes = services_.config.max_header_bytes});
+  const auto outcome = co_await exchange(upstream_request(request, injected_authorization()), has_body, response);
+  if (outcome.ok) co_return co_await relay_response(record, response);
+
+  record.error = outcome.error;
+  if (outcome.unreachable && classified.kind == cache::RequestKind::ping && services_.cache) {
+    // Offline: answer the version check ourselves, so the client goes on to ask for manifests and
+    // blobs (which the cache may hold) instead of looking for a token it cannot get.
+    http::Headers headers;
+    headers.add("Docker-Distribution-Api-Version", "registry/2.0");
+    record.cache = "STALE";
+    co_return co_await reply(record, 200, "{}", request.keep_alive, std::move(headers));
+  }
+  spdlog::warn("session {}: {} {}{}: {}", info_.id, request.method, info_.authority(), record.path, outcome.error);
+  co_return co_await reply(record, 502, "pullthrough: " + outcome.error + "\n", request.keep_alive && !has_body);
+}
+
+asio::awaitable<MitmSession::Exchange> MitmSession::exchange(const http::RequestHead& head, bool with_client_body,
+                                                             http::Parser& response) {
   const auto& config = services_.config;
   const http::RequestHead& request = parser_.request();
-  const http::RequestHead upstream_head = upstream_request(
-      request, auth::authorization_to_inject(services_.credentials, info_.host, info_.port,
-                                             request.headers.contains("Authorization")));
-  const std::string head_bytes = http::serialize(upstream_head);
-  const bool has_body = request.framing != http::BodyFraming::none;
+  const std::string head_bytes = http::serialize(head);
 
-  http::Parser response(http::Parser::Kind::response, {.max_head_bytes = config.max_header_bytes});
   // A kept-alive upstream connection may have been closed by the server meanwhile; a request
   // without a body is then sent once more on a fresh connection.
   for (int attempt = 0;; ++attempt) {
     if (!upstream_.is_for(info_.host, info_.port)) {
       deadline_.expires_after(config.connect_timeout);
       if (auto failure = co_await upstream_.open(info_.host, info_.port)) {
-        record.error = *failure;
-        spdlog::warn("session {}: {}", info_.id, *failure);
-        co_return co_await reply(record, 502, "pullthrough: " + *failure + "\n", request.keep_alive && !has_body);
+        co_return Exchange{.unreachable = failure->unreachable, .error = failure->message};
       }
     }
-    const bool reused = upstream_.requests() > 0;
-    const bool may_retry = reused && !has_body && attempt == 0 && is_idempotent(request.method);
+    const bool may_retry =
+        upstream_.requests() > 0 && !with_client_body && attempt == 0 && is_idempotent(head.method);
     upstream_.count_request();
 
     deadline_.expires_after(config.upstream_idle_timeout);
     if (auto ec = co_await write_all(upstream_.stream(), head_bytes)) {
       upstream_.close();
       if (may_retry) continue;
-      record.error = "upstream write failed: " + ec.message();
-      co_return co_await reply(record, 502, "pullthrough: " + record.error + "\n", false);
+      co_return Exchange{.error = "upstream write failed: " + ec.message()};
     }
 
-    if (has_body) {
+    if (with_client_body) {
       if (request.headers.has_token("Expect", "100-continue")) {
-        if (co_await write_all(client_, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"))) co_return false;
+        if (co_await write_all(client_, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"))) {
+          co_return Exchange{.error = "client went away"};
+        }
       }
       BodyWriter to_upstream(request.framing == http::BodyFraming::chunked);
       auto ec = co_await read_body(client_, buffer_, parser_, deadline_, config.client_idle_timeout,
@@ -132,8 +148,7 @@ asio::awaitable<bool> MitmSession::forward(AccessRecord& record) {
       if (!ec) ec = co_await to_upstream.finish(upstream_.stream());
       if (ec) {
         upstream_.close();
-        record.error = "request body relay failed: " + ec.message();
-        co_return false;
+        co_return Exchange{.error = "request body relay failed: " + ec.message()};
       }
     }
 
@@ -142,21 +157,23 @@ asio::awaitable<bool> MitmSession::forward(AccessRecord& record) {
     HeadStatus status;
     do {
       response.reset();
-      response.expect_response_to(request.method);
+      response.expect_response_to(head.method);
       deadline_.expires_after(config.upstream_idle_timeout);
       status = co_await read_head(upstream_.stream(), upstream_.buffer(), response, ec);
     } while (status == HeadStatus::ok && response.response().status / 100 == 1);
 
-    if (status == HeadStatus::ok) break;
+    if (status == HeadStatus::ok) co_return Exchange{.ok = true};
     upstream_.close();
     if (status == HeadStatus::closed && may_retry) continue;
-    record.error = status == HeadStatus::parse_error ? "bad upstream response: " + response.error_text()
-                   : status == HeadStatus::closed    ? std::string("upstream closed the connection")
-                                                     : "upstream read failed: " + ec.message();
-    spdlog::warn("session {}: {} {}{}: {}", info_.id, request.method, info_.authority(), record.path, record.error);
-    co_return co_await reply(record, 502, "pullthrough: " + record.error + "\n", false);
+    co_return Exchange{.error = status == HeadStatus::parse_error ? "bad upstream response: " + response.error_text()
+                                : status == HeadStatus::closed    ? std::string("upstream closed the connection")
+                                                                  : "upstream read failed: " + ec.message()};
   }
+}
 
+asio::awaitable<bool> MitmSession::relay_response(AccessRecord& record, http::Parser& response) {
+  const auto& config = services_.config;
+  const http::RequestHead& request = parser_.request();
   const auto& upstream = response.response();
   const bool keep_alive = request.keep_alive && !Deadline::draining();
   const ClientResponse out = client_response(upstream, request.method, record.cache, keep_alive);
@@ -186,14 +203,17 @@ asio::awaitable<bool> MitmSession::forward(AccessRecord& record) {
   co_return keep_alive;
 }
 
-asio::awaitable<bool> MitmSession::reply(AccessRecord& record, int status, std::string message, bool keep_alive) {
+asio::awaitable<bool> MitmSession::reply(AccessRecord& record, int status, std::string message, bool keep_alive,
+                                         http::Headers extra) {
   LocalResponse response;
   response.status = status;
   response.body = std::move(message);
+  if (status == 200) response.content_type = "application/json";
+  response.extra_headers = std::move(extra);
   if (!record.cache.empty()) response.extra_headers.add("X-Cache", record.cache);
   record.status = status;
-  record.bytes = response.body.size();
   const bool head_only = record.method == "HEAD";
+  record.bytes = head_only ? 0 : response.body.size();
   deadline_.expires_after(services_.config.client_idle_timeout);
   if (co_await write_all(client_, render(response, keep_alive, head_only))) co_return false;
   co_return keep_alive;

@@ -2,6 +2,9 @@
 // The HTTP/1.1 conversation inside an intercepted CONNECT: the client's requests, decrypted with
 // our leaf certificate, are served one after another (keep-alive), each relayed to the real
 // registry over TLS, or answered from the cache.
+#include "cache/cache_policy.hpp"
+#include "cache/cache_store.hpp"
+#include "cache/registry_request.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/http_codec.hpp"
@@ -36,10 +39,35 @@ public:
   asio::awaitable<void> run();
 
 private:
+  // What became of sending a request upstream.
+  struct Exchange {
+    bool ok = false;           // a response head is in the parser
+    bool unreachable = false;  // no TCP connection could be had (not: a rejected certificate)
+    std::string error;
+  };
+
   // Serves the request whose head the parser holds; false when the connection must close.
   asio::awaitable<bool> serve(AccessRecord& record);
-  asio::awaitable<bool> forward(AccessRecord& record);
-  asio::awaitable<bool> reply(AccessRecord& record, int status, std::string message, bool keep_alive);
+  // Relays the request upstream and the response back, uncached.
+  asio::awaitable<bool> forward(AccessRecord& record, const cache::RegistryRequest& classified);
+  // Sends `head` upstream (and the client's request body when it has one), then reads the
+  // response head into `response`. Retries once on a stale kept-alive connection.
+  asio::awaitable<Exchange> exchange(const http::RequestHead& head, bool with_client_body, http::Parser& response);
+  // Streams the response in `response` to the client.
+  asio::awaitable<bool> relay_response(AccessRecord& record, http::Parser& response);
+  asio::awaitable<bool> reply(AccessRecord& record, int status, std::string message, bool keep_alive,
+                              http::Headers extra = {});
+
+  // The cache paths (mitm_cache.cpp).
+  asio::awaitable<bool> serve_cacheable(AccessRecord& record, const cache::RegistryRequest& classified,
+                                        const std::string& key);
+  asio::awaitable<bool> serve_hit(AccessRecord& record, cache::CacheStore::Hit& hit);
+  asio::awaitable<bool> fill_and_serve(AccessRecord& record, const cache::RegistryRequest& classified,
+                                       cache::FillWriter writer);
+  asio::awaitable<bool> serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,
+                                        std::shared_ptr<cache::Fill> fill);
+  asio::awaitable<cache::UpstreamAnswer> revalidate(AccessRecord& record);
+  std::optional<std::string> injected_authorization() const;
 
   ClientStream& client_;
   Services& services_;

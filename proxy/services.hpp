@@ -14,6 +14,10 @@ namespace ca {
 class RootCa;
 class LeafContextCache;
 }  // namespace ca
+namespace cache {
+class CacheStore;
+class ManifestCachePolicy;
+}  // namespace cache
 namespace auth {
 class RegistryMatcher;
 class CredentialStore;
@@ -29,6 +33,8 @@ struct Services {
   const auth::RegistryMatcher& registries;
   const auth::CredentialStore& credentials;
   asio::thread_pool& blocking;
+  cache::CacheStore* cache;  // null: nothing is cached
+  const cache::ManifestCachePolicy& manifest_policy;
 
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<bool> serving{false};

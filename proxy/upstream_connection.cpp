@@ -55,11 +55,14 @@ asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& s
   co_return std::nullopt;
 }
 
-asio::awaitable<std::optional<std::string>> UpstreamConnection::open(const std::string& host, std::uint16_t port) {
+asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(const std::string& host,
+                                                                         std::uint16_t port) {
   close();
   auto executor = co_await asio::this_coro::executor;
   Stream stream(executor, tls_.context());
-  if (auto failure = co_await connect_tcp(stream.next_layer(), host, port, overrides_)) co_return failure;
+  if (auto failure = co_await connect_tcp(stream.next_layer(), host, port, overrides_)) {
+    co_return UpstreamFailure{.message = *failure, .unreachable = true};
+  }
 
   SSL* ssl = stream.native_handle();
   if (!is_ip_literal(host)) SSL_set_tlsext_host_name(ssl, host.c_str());
@@ -73,7 +76,10 @@ asio::awaitable<std::optional<std::string>> UpstreamConnection::open(const std::
     }
   }
   auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, nothrow_awaitable);
-  if (ec) co_return fmt::format("{}:{}: {}", host, port, handshake_failure(ssl, ec));
+  if (ec) {
+    co_return UpstreamFailure{.message = fmt::format("{}:{}: {}", host, port, handshake_failure(ssl, ec)),
+                              .unreachable = false};
+  }
 
   stream_.emplace(std::move(stream));
   buffer_ = ReadBuffer();

@@ -22,6 +22,12 @@ class UpstreamTls;
 asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host,
                                                         std::uint16_t port, const ResolveOverrides& overrides);
 
+// Why an upstream connection could not be opened.
+struct UpstreamFailure {
+  std::string message;
+  bool unreachable = true;  // no TCP connection; false when TLS (e.g. the certificate) failed
+};
+
 class UpstreamConnection {
 public:
   using Stream = asio::ssl::stream<asio::ip::tcp::socket>;
@@ -30,7 +36,7 @@ public:
 
   // Connects and completes the TLS handshake, verifying the certificate for `host` unless
   // VERIFY_SSL=false. On failure the connection stays closed and the reason is returned.
-  asio::awaitable<std::optional<std::string>> open(const std::string& host, std::uint16_t port);
+  asio::awaitable<std::optional<UpstreamFailure>> open(const std::string& host, std::uint16_t port);
 
   bool is_open() const { return stream_.has_value(); }
   bool is_for(const std::string& host, std::uint16_t port) const {

@@ -742,3 +742,155 @@ wait_pids() {
   for p in "$@"; do wait "$p" || failed=$((failed + 1)); done
   return "$failed"
 }
+
+# ---------------------------------------------------------------- cache tests
+
+# proxy_log_mark — the proxy log's current line count, for proxy_requests_since.
+proxy_log_mark() {
+  if [ -f "$PROXY_LOG" ]; then wc -l <"$PROXY_LOG" | tr -d ' '; else echo 0; fi
+}
+
+# proxy_requests_since MARK [ERE] — the access-log lines ("request session=...")
+# written after MARK (from proxy_log_mark), optionally only those matching ERE.
+proxy_requests_since() {
+  [ -f "$PROXY_LOG" ] || return 0
+  tail -n +"$(($1 + 1))" "$PROXY_LOG" | grep -E ' request session=' | grep -E -- "${2:-.}" || true
+}
+
+# wait_proxy_requests MARK N [ERE] — waits (up to 10s) until at least N access-log
+# lines (matching ERE) follow MARK: the proxy logs a request after its response,
+# so the client may finish first.
+wait_proxy_requests() {
+  local mark=$1 n=$2 re=${3:-.} i c=0
+  for i in $(seq 1 100); do
+    c=$(proxy_requests_since "$mark" "$re" | wc -l)
+    [ "$c" -lt "$n" ] || return 0
+    sleep 0.1
+  done
+  fail "expected at least $n proxy access-log line(s) matching /$re/ after line $mark, got $c"
+}
+
+# registry_requests NAME METHOD PATH — how many "METHOD PATH" requests the
+# docker-registry NAME has logged (its access-log lines; PATH is a fixed string).
+registry_requests() {
+  local file="${REG_DIR[$1]}/registry.log"
+  [ -f "$file" ] || { echo 0; return 0; }
+  grep -cF -- "\"$2 $3 HTTP/1." "$file" || true
+}
+
+# seed_image_sizes ADDR REPO:TAG SIZE... — like seed_image (Docker schema2), with
+# one layer per SIZE (random bytes each). Sets SEED_DIGEST SEED_DIR,
+# IMAGE_DIGEST[REPO:TAG] IMAGE_DIR[REPO:TAG].
+seed_image_sizes() {
+  local addr=$1 ref=$2
+  shift 2
+  local out="$T/seed/${ref//[\/:]/_}-sizes" i=0 size parts=()
+  rm -rf "$out" "$out.parts"
+  for size in "$@"; do
+    $PY "$IT_DIR/make_image.py" "$out.parts/$i" --layers 1 --size "$size" --seed "$ref-$i" >/dev/null
+    parts+=("$out.parts/$i")
+    i=$((i + 1))
+  done
+  SEED_DIGEST=$($PY - "$out" "${parts[@]}" <<'PYEOF'
+import hashlib, json, os, shutil, sys
+out, parts = sys.argv[1], sys.argv[2:]
+os.makedirs(out)
+layers, diff_ids, history, config = [], [], [], None
+for p in parts:
+    m = json.load(open(os.path.join(p, "manifest.json")))
+    c = json.load(open(os.path.join(p, m["config"]["digest"].split(":")[1])))
+    config = config or c
+    layers += m["layers"]
+    diff_ids += c["rootfs"]["diff_ids"]
+    history += c["history"]
+    for l in m["layers"]:
+        shutil.copy(os.path.join(p, l["digest"].split(":")[1]), out)
+config["rootfs"]["diff_ids"], config["history"] = diff_ids, history
+cb = json.dumps(config, sort_keys=True, separators=(",", ":")).encode()
+ch = hashlib.sha256(cb).hexdigest()
+open(os.path.join(out, ch), "wb").write(cb)
+m["config"].update(size=len(cb), digest="sha256:" + ch)
+m["layers"] = layers
+mb = json.dumps(m, indent=3).encode()
+open(os.path.join(out, "manifest.json"), "wb").write(mb)
+open(os.path.join(out, "version"), "w").write("Directory Transport Version: 1.1\n")
+print("sha256:" + hashlib.sha256(mb).hexdigest())
+PYEOF
+)
+  rm -rf "$out.parts"
+  SEED_DIR=$out
+  local credargs=() creds=${REG_CREDS[$addr]:-}
+  [ -z "$creds" ] || credargs=(--dest-creds "$creds")
+  log "seeding $addr/$ref (layers of $* bytes, docker) $SEED_DIGEST"
+  "${SKOPEO[@]}" copy -q --preserve-digests --dest-cert-dir "$TEST_CA_DIR" "${credargs[@]}" \
+    "dir:$out" "docker://$addr/$ref" >"$T/seed.log" 2>&1 ||
+    { cat "$T/seed.log"; fail "seeding $addr/$ref failed"; }
+  IMAGE_DIGEST[$ref]=$SEED_DIGEST
+  IMAGE_DIR[$ref]=$out
+}
+
+# image_blobs DIR — the digests of the config and layers of the image in DIR
+# (a skopeo dir: layout), one per line.
+image_blobs() {
+  $PY - "$1/manifest.json" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+for d in [m["config"]] + m["layers"]:
+    print(d["digest"])
+PYEOF
+}
+
+# cache_blob_path DIGEST [CACHE_DIR] — where the proxy keeps a cached blob.
+cache_blob_path() {
+  local hex=${1#sha256:}
+  echo "${2:-$T/proxy/cache}/blobs/sha256/${hex:0:2}/$hex"
+}
+
+# files_bytes DIR — total size of the regular files under DIR (0 if missing).
+files_bytes() {
+  [ -d "$1" ] || { echo 0; return 0; }
+  find "$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}'
+}
+
+# files_count DIR — number of regular files under DIR (0 if missing).
+files_count() {
+  [ -d "$1" ] || { echo 0; return 0; }
+  find "$1" -type f | wc -l
+}
+
+# start_fake_blob_registry HOST IP [fake_blob_registry.py args...] — the
+# misbehaving HTTPS registry of fake_blob_registry.py on IP, with a certificate
+# from the test root for HOST and IP. Sets FAKE_PORT FAKE_LOG FAKE_PID.
+start_fake_blob_registry() {
+  local name=$1 ip=$2
+  shift 2
+  [ -n "${SERVER_CRT:-}" ] || make_test_pki "$T/pki"
+  local dir="$T/fake-$name" i
+  mkdir -p "$dir"
+  make_server_cert "$T/pki" "fake-$name" "$name" "$ip"
+  FAKE_LOG="$dir/requests.log"
+  : >"$FAKE_LOG"
+  rm -f "$dir/port"
+  log "starting fake registry $name on $ip ($*)"
+  $PY "$IT_DIR/fake_blob_registry.py" --ip "$ip" --port-file "$dir/port" \
+    --cert "$T/pki/fake-$name.crt" --key "$T/pki/fake-$name.key" --log "$FAKE_LOG" "$@" >"$dir/stdout.log" 2>&1 &
+  FAKE_PID=$!
+  _register_pid "$FAKE_PID" "fake-$name"
+  _register_log "fake registry $name requests" "$FAKE_LOG"
+  _register_log "fake registry $name output" "$dir/stdout.log"
+  for i in $(seq 1 100); do
+    kill -0 "$FAKE_PID" 2>/dev/null || { cat "$dir/stdout.log"; fail "fake registry $name exited during startup"; }
+    [ -s "$dir/port" ] && break
+    sleep 0.1
+  done
+  FAKE_PORT=$(cat "$dir/port")
+  curl -sS --fail -o /dev/null --max-time 5 --cacert "$TEST_CA_CRT" "https://$ip:$FAKE_PORT/v2/" ||
+    fail "fake registry $name does not answer on https://$ip:$FAKE_PORT/v2/"
+  : >"$FAKE_LOG" # forget our own probe
+}
+
+# response_status FILE — the status code of the last response in a curl -D dump
+# (through the proxy the dump starts with the CONNECT's "200 Connection Established").
+response_status() {
+  tr -d '\r' <"$1" | awk '/^HTTP\//{s=$2} END{print s}'
+}
