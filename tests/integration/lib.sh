@@ -519,9 +519,17 @@ seed_image() {
   SEED_DIGEST=$($PY "$IT_DIR/make_image.py" "$out" --layers "$layers" --size "$size" \
     --format "$format" --seed "${seed:-$ref}")
   SEED_DIR=$out
+  push_seed_dir "$addr" "$ref" "$out" "$creds" "$layers layers x $size bytes, $format"
+}
+
+# push_seed_dir ADDR REF DIR CREDS WHAT — pushes the image built in DIR (skopeo
+# dir: layout) to ADDR/REF directly (no proxy) and records it in IMAGE_DIGEST
+# and IMAGE_DIR. WHAT describes it in the log.
+push_seed_dir() {
+  local addr=$1 ref=$2 out=$3 creds=$4 what=$5
   local credargs=()
   [ -z "$creds" ] || credargs=(--dest-creds "$creds")
-  log "seeding $addr/$ref ($layers layers x $size bytes, $format) $SEED_DIGEST"
+  log "seeding $addr/$ref ($what) $SEED_DIGEST"
   "${SKOPEO[@]}" copy -q --preserve-digests --dest-cert-dir "$TEST_CA_DIR" "${credargs[@]}" \
     "dir:$out" "docker://$addr/$ref" >"$T/seed.log" 2>&1 ||
     { cat "$T/seed.log"; fail "seeding $addr/$ref failed"; }
@@ -819,14 +827,7 @@ PYEOF
 )
   rm -rf "$out.parts"
   SEED_DIR=$out
-  local credargs=() creds=${REG_CREDS[$addr]:-}
-  [ -z "$creds" ] || credargs=(--dest-creds "$creds")
-  log "seeding $addr/$ref (layers of $* bytes, docker) $SEED_DIGEST"
-  "${SKOPEO[@]}" copy -q --preserve-digests --dest-cert-dir "$TEST_CA_DIR" "${credargs[@]}" \
-    "dir:$out" "docker://$addr/$ref" >"$T/seed.log" 2>&1 ||
-    { cat "$T/seed.log"; fail "seeding $addr/$ref failed"; }
-  IMAGE_DIGEST[$ref]=$SEED_DIGEST
-  IMAGE_DIR[$ref]=$out
+  push_seed_dir "$addr" "$ref" "$out" "${REG_CREDS[$addr]:-}" "layers of $* bytes, docker"
 }
 
 # image_blobs DIR — the digests of the config and layers of the image in DIR
