@@ -1,5 +1,7 @@
 #include "proxy/forwarding.hpp"
 
+#include "auth/host_port.hpp"
+
 #include <array>
 
 namespace pt {
@@ -95,6 +97,24 @@ std::string origin_form(std::string_view target) {
   if (scheme == std::string_view::npos) return "/";
   const auto path = target.find('/', scheme + 3);
   return path == std::string_view::npos ? "/" : std::string(target.substr(path));
+}
+
+bool is_redirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+std::optional<RedirectTarget> redirect_target(std::string_view location, const Origin& from) {
+  if (location.starts_with('/') && !location.starts_with("//")) return RedirectTarget{from, std::string(location)};
+  constexpr std::string_view https = "https://";
+  if (location.size() < https.size() || !http::iequals(location.substr(0, https.size()), https)) return std::nullopt;
+  const auto rest = location.substr(https.size());
+  const auto slash = rest.find_first_of("/?#");
+  const auto authority = auth::parse_authority(rest.substr(0, slash));
+  if (!authority) return std::nullopt;
+  std::string target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+  if (target.starts_with('?')) target.insert(0, "/");
+  if (const auto fragment = target.find('#'); fragment != std::string::npos) target.resize(fragment);
+  return RedirectTarget{Origin{authority->host, authority->port.value_or(443)}, std::move(target)};
 }
 
 }  // namespace pt

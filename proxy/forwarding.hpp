@@ -30,6 +30,23 @@ ClientResponse client_response(const http::ResponseHead& upstream, std::string_v
 // Methods that may be sent again on a fresh connection when a kept-alive one turns out dead.
 bool is_idempotent(std::string_view method);
 
+// Where a request goes: the registry, or a CDN host it redirected to.
+struct Origin {
+  std::string host;
+  std::uint16_t port = 443;
+  std::string authority() const { return port == 443 ? host : host + ":" + std::to_string(port); }
+};
+
+bool is_redirect(int status);
+
+// The origin and origin-form target a `Location` points at, resolved against the request it
+// answered (relative references, as GAR sends, included). Only https is followed: nullopt otherwise.
+struct RedirectTarget {
+  Origin origin;
+  std::string target;
+};
+std::optional<RedirectTarget> redirect_target(std::string_view location, const Origin& from);
+
 // The origin-form path of a target: "https://h/v2/x?q" -> "/v2/x?q", "/v2/" unchanged.
 std::string origin_form(std::string_view target);
 

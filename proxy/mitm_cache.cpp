@@ -84,7 +84,7 @@ asio::awaitable<bool> MitmSession::serve_cacheable(AccessRecord& record, const c
       }
       if (!attachment.writer) {
         record.cache = "HIT";  // a fill another client started: no upstream request of ours
-        co_return co_await serve_from_fill(record, classified, std::move(attachment.fill));
+        co_return co_await serve_from_fill(record, classified, key, std::move(attachment.fill));
       }
       // A fill may have been committed (and left the registry) between our lookup and now: look
       // again before asking upstream, so a blob is not fetched twice.
@@ -191,7 +191,14 @@ asio::awaitable<bool> MitmSession::fill_and_serve(AccessRecord& record, const ca
   const auto& config = services_.config;
   const http::RequestHead& request = parser_.request();
   http::Parser response(http::Parser::Kind::response, {.max_head_bytes = config.max_header_bytes});
-  const auto outcome = co_await exchange(upstream_request(request, injected_authorization()), false, response);
+  auto outcome = co_await exchange(upstream_request(request, injected_authorization()), false, response);
+  // Blobs often live behind a redirect to a CDN or a signed storage URL: follow it here, so the
+  // result is cached under the blob and the client never depends on the URL's expiry.
+  UpstreamConnection redirected(services_.upstream_tls, services_.resolve);
+  UpstreamConnection* source = &upstream_;
+  if (outcome.ok && classified.kind == cache::RequestKind::blob) {
+    source = co_await follow_redirects(record, outcome, response, redirected);
+  }
   if (!outcome.ok) {
     writer.fail(cache::CacheErrc::fill_failed);
     record.error = outcome.error;
@@ -202,6 +209,11 @@ asio::awaitable<bool> MitmSession::fill_and_serve(AccessRecord& record, const ca
                                     upstream.headers.get("Cache-Control").value_or(""))) {
     // 401, 404, redirects...: the client gets upstream's answer; nothing is stored.
     writer.fail(cache::CacheErrc::not_cacheable);
+    if (source != &upstream_) {
+      // A CDN's error page is not the registry's answer: report it as a gateway failure.
+      record.error = fmt::format("redirected blob download failed with {}", response.response().status);
+      co_return co_await reply(record, 502, "pullthrough: " + record.error + "\n", false);
+    }
     co_return co_await relay_response(record, response);
   }
 
@@ -226,7 +238,7 @@ asio::awaitable<bool> MitmSession::fill_and_serve(AccessRecord& record, const ca
   // on: other clients may be attached, and the next pull wants the blob anyway.
   HoldbackWriter to_client(out.chunked);
   bool storing = true;
-  auto ec = co_await read_body(upstream_.stream(), upstream_.buffer(), response, deadline_,
+  auto ec = co_await read_body(source->stream(), source->buffer(), response, deadline_,
                                config.upstream_idle_timeout,
                                [&](std::string_view piece) -> asio::awaitable<std::error_code> {
                                  if (storing && writer.append(std::span(piece.data(), piece.size()))) storing = false;
@@ -239,10 +251,10 @@ asio::awaitable<bool> MitmSession::fill_and_serve(AccessRecord& record, const ca
   if (ec) {
     writer.fail(cache::CacheErrc::fill_failed);
     record.error = "upstream body failed: " + ec.message() + "; not cached";
-    upstream_.close();
+    source->close();
     co_return false;
   }
-  if (!upstream.keep_alive || upstream.framing == http::BodyFraming::until_close) upstream_.close();
+  if (!upstream.keep_alive || upstream.framing == http::BodyFraming::until_close) source->close();
 
   if (auto verify = writer.finish()) {
     record.bytes = to_client.bytes_written();
@@ -281,14 +293,18 @@ asio::awaitable<bool> MitmSession::fill_and_serve(AccessRecord& record, const ca
 }
 
 asio::awaitable<bool> MitmSession::serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,
-                                                   std::shared_ptr<cache::Fill> fill) {
+                                                   const std::string& key, std::shared_ptr<cache::Fill> fill) {
   const auto& config = services_.config;
   const http::RequestHead& request = parser_.request();
   std::error_code ec;
   deadline_.expires_after(config.upstream_idle_timeout);
   const auto response = co_await fill->wait_response(ec);
   if (!response) {
-    // The fill failed before it had an answer (e.g. upstream said 401): ask upstream ourselves.
+    // The fill ended before it had an answer. Either its writer found the content committed
+    // meanwhile (serve that), or upstream refused it (e.g. 401): then ask upstream ourselves.
+    auto& store = *services_.cache;
+    auto lookup = [&store, &key] { return store.lookup(key, cache::now_timestamp()); };
+    if (auto committed = co_await run_blocking(services_.blocking, lookup)) co_return co_await serve_hit(record, *committed);
     record.cache = "MISS";
     co_return co_await forward(record, classified);
   }
@@ -326,6 +342,39 @@ asio::awaitable<bool> MitmSession::serve_from_fill(AccessRecord& record, const c
   if (co_await out.release(client_)) co_return false;
   record.bytes = out.bytes_written();
   co_return keep_alive;
+}
+
+asio::awaitable<UpstreamConnection*> MitmSession::follow_redirects(AccessRecord& record, Exchange& outcome,
+                                                                   http::Parser& response,
+                                                                   UpstreamConnection& redirected) {
+  constexpr int max_redirects = 5;
+  UpstreamConnection* source = &upstream_;
+  Origin origin{info_.host, info_.port};
+  for (int hop = 0; outcome.ok && is_redirect(response.response().status); ++hop) {
+    const auto location = response.response().headers.get("Location");
+    const auto next = location ? redirect_target(*location, origin) : std::nullopt;
+    if (!next || hop == max_redirects) break;  // the client gets the redirect itself
+    // Drain the redirect's small body so the connection it came on stays reusable.
+    const auto drained = co_await read_body(source->stream(), source->buffer(), response, deadline_,
+                                            services_.config.upstream_idle_timeout,
+                                            [](std::string_view) -> asio::awaitable<std::error_code> {
+                                              co_return std::error_code{};
+                                            });
+    if (drained || !response.response().keep_alive) source->close();
+
+    http::RequestHead get;
+    get.method = "GET";
+    get.target = next->target;
+    get.headers.add("Host", next->origin.authority());
+    if (auto agent = parser_.request().headers.get("User-Agent")) get.headers.add("User-Agent", std::string(*agent));
+    get.headers.add("Accept", "*/*");
+    // The registry's credentials stay with the registry: signed URLs carry their own.
+    spdlog::debug("session {}: {} redirected to {}", info_.id, record.path, next->origin.authority());
+    origin = next->origin;
+    source = &redirected;
+    outcome = co_await exchange(redirected, origin, get, false, response);
+  }
+  co_return source;
 }
 
 }  // namespace pt

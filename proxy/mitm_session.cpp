@@ -27,6 +27,7 @@ MitmSession::MitmSession(ClientStream& client, Services& services, Deadline& dea
       services_(services),
       deadline_(deadline),
       info_(std::move(info)),
+      registry_{info_.host, info_.port},
       parser_(http::Parser::Kind::request, {.max_head_bytes = services.config.max_header_bytes}),
       upstream_(services.upstream_tls, services.resolve) {}
 
@@ -70,7 +71,9 @@ asio::awaitable<bool> MitmSession::serve(AccessRecord& record) {
   record.path = path_of(target);
   const auto classified = cache::classify_request(request.method, target);
 
-  if (classified.kind == cache::RequestKind::push && !services_.config.allow_push) {
+  // Writes to the registry API are pushes; a POST elsewhere (Docker's OAuth token request) is not.
+  const bool push = classified.kind == cache::RequestKind::push && record.path.starts_with("/v2/");
+  if (push && !services_.config.allow_push) {
     record.cache = "BYPASS";
     // The body is not read, so the connection cannot be reused.
     co_return co_await reply(record, 405,
@@ -110,7 +113,8 @@ asio::awaitable<bool> MitmSession::forward(AccessRecord& record, const cache::Re
   co_return co_await reply(record, 502, "pullthrough: " + outcome.error + "\n", request.keep_alive && !has_body);
 }
 
-asio::awaitable<MitmSession::Exchange> MitmSession::exchange(const http::RequestHead& head, bool with_client_body,
+asio::awaitable<MitmSession::Exchange> MitmSession::exchange(UpstreamConnection& connection, const Origin& origin,
+                                                             const http::RequestHead& head, bool with_client_body,
                                                              http::Parser& response) {
   const auto& config = services_.config;
   const http::RequestHead& request = parser_.request();
@@ -119,19 +123,19 @@ asio::awaitable<MitmSession::Exchange> MitmSession::exchange(const http::Request
   // A kept-alive upstream connection may have been closed by the server meanwhile; a request
   // without a body is then sent once more on a fresh connection.
   for (int attempt = 0;; ++attempt) {
-    if (!upstream_.is_for(info_.host, info_.port)) {
+    if (!connection.is_for(origin.host, origin.port)) {
       deadline_.expires_after(config.connect_timeout);
-      if (auto failure = co_await upstream_.open(info_.host, info_.port)) {
+      if (auto failure = co_await connection.open(origin.host, origin.port)) {
         co_return Exchange{.unreachable = failure->unreachable, .error = failure->message};
       }
     }
     const bool may_retry =
-        upstream_.requests() > 0 && !with_client_body && attempt == 0 && is_idempotent(head.method);
-    upstream_.count_request();
+        connection.requests() > 0 && !with_client_body && attempt == 0 && is_idempotent(head.method);
+    connection.count_request();
 
     deadline_.expires_after(config.upstream_idle_timeout);
-    if (auto ec = co_await write_all(upstream_.stream(), head_bytes)) {
-      upstream_.close();
+    if (auto ec = co_await write_all(connection.stream(), head_bytes)) {
+      connection.close();
       if (may_retry) continue;
       co_return Exchange{.error = "upstream write failed: " + ec.message()};
     }
@@ -144,10 +148,10 @@ asio::awaitable<MitmSession::Exchange> MitmSession::exchange(const http::Request
       }
       BodyWriter to_upstream(request.framing == http::BodyFraming::chunked);
       auto ec = co_await read_body(client_, buffer_, parser_, deadline_, config.client_idle_timeout,
-                                   [&](std::string_view piece) { return to_upstream.write(upstream_.stream(), piece); });
-      if (!ec) ec = co_await to_upstream.finish(upstream_.stream());
+                                   [&](std::string_view piece) { return to_upstream.write(connection.stream(), piece); });
+      if (!ec) ec = co_await to_upstream.finish(connection.stream());
       if (ec) {
-        upstream_.close();
+        connection.close();
         co_return Exchange{.error = "request body relay failed: " + ec.message()};
       }
     }
@@ -159,11 +163,11 @@ asio::awaitable<MitmSession::Exchange> MitmSession::exchange(const http::Request
       response.reset();
       response.expect_response_to(head.method);
       deadline_.expires_after(config.upstream_idle_timeout);
-      status = co_await read_head(upstream_.stream(), upstream_.buffer(), response, ec);
+      status = co_await read_head(connection.stream(), connection.buffer(), response, ec);
     } while (status == HeadStatus::ok && response.response().status / 100 == 1);
 
     if (status == HeadStatus::ok) co_return Exchange{.ok = true};
-    upstream_.close();
+    connection.close();
     if (status == HeadStatus::closed && may_retry) continue;
     co_return Exchange{.error = status == HeadStatus::parse_error ? "bad upstream response: " + response.error_text()
                                 : status == HeadStatus::closed    ? std::string("upstream closed the connection")

@@ -7,6 +7,7 @@
 #include "cache/registry_request.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/deadline.hpp"
+#include "proxy/forwarding.hpp"
 #include "proxy/http_codec.hpp"
 #include "proxy/read_buffer.hpp"
 #include "proxy/upstream_connection.hpp"
@@ -50,9 +51,19 @@ private:
   asio::awaitable<bool> serve(AccessRecord& record);
   // Relays the request upstream and the response back, uncached.
   asio::awaitable<bool> forward(AccessRecord& record, const cache::RegistryRequest& classified);
-  // Sends `head` upstream (and the client's request body when it has one), then reads the
-  // response head into `response`. Retries once on a stale kept-alive connection.
-  asio::awaitable<Exchange> exchange(const http::RequestHead& head, bool with_client_body, http::Parser& response);
+  // Sends `head` to `origin` over `connection` (opened or reopened as needed), with the client's
+  // request body when asked, then reads the response head into `response`. Retries once on a
+  // stale kept-alive connection.
+  asio::awaitable<Exchange> exchange(UpstreamConnection& connection, const Origin& origin, const http::RequestHead& head,
+                                     bool with_client_body, http::Parser& response);
+  asio::awaitable<Exchange> exchange(const http::RequestHead& head, bool with_client_body, http::Parser& response) {
+    // A member, not a temporary: the coroutine keeps a reference to it.
+    return exchange(upstream_, registry_, head, with_client_body, response);
+  }
+  // Follows blob redirects (to a CDN or storage bucket) on `redirected`, without the registry's
+  // credentials. Returns the connection holding the final response.
+  asio::awaitable<UpstreamConnection*> follow_redirects(AccessRecord& record, Exchange& outcome,
+                                                        http::Parser& response, UpstreamConnection& redirected);
   // Streams the response in `response` to the client.
   asio::awaitable<bool> relay_response(AccessRecord& record, http::Parser& response);
   asio::awaitable<bool> reply(AccessRecord& record, int status, std::string message, bool keep_alive,
@@ -65,7 +76,7 @@ private:
   asio::awaitable<bool> fill_and_serve(AccessRecord& record, const cache::RegistryRequest& classified,
                                        cache::FillWriter writer);
   asio::awaitable<bool> serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,
-                                        std::shared_ptr<cache::Fill> fill);
+                                        const std::string& key, std::shared_ptr<cache::Fill> fill);
   asio::awaitable<cache::UpstreamAnswer> revalidate(AccessRecord& record);
   std::optional<std::string> injected_authorization() const;
 
@@ -73,6 +84,7 @@ private:
   Services& services_;
   Deadline& deadline_;
   SessionInfo info_;
+  Origin registry_;  // the CONNECT target, as an upstream origin
   ReadBuffer buffer_;
   http::Parser parser_;
   UpstreamConnection upstream_;

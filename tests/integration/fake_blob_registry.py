@@ -9,6 +9,8 @@ the right Content-Length and Docker-Content-Digest, but:
                    sent do not hash to the digest in the URL
   --delay S        the body goes out in --chunk bytes every S seconds (a slow
                    upstream); only for the first --slow-requests GETs when given
+  --redirect-to U  blob GETs are answered 307 with Location U + path + a fake
+                   signature query (a registry sending blobs to its CDN)
 
 Every request is appended to --log as one line:
   "<METHOD> <PATH> <STATUS>" when the response head is sent, then
@@ -39,6 +41,7 @@ def main():
     ap.add_argument("--chunk", type=int, default=65536)
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--slow-requests", type=int, default=-1, help="-1: every GET is slow")
+    ap.add_argument("--redirect-to", default="")
     args = ap.parse_args()
 
     blobs = {}
@@ -79,8 +82,11 @@ def main():
             if path == "/v2/" or path == "/v2":
                 return self.reply(200, b"{}")
             parts = path.split("/")
-            # /v2/<name...>/blobs/<digest>
-            if len(parts) >= 5 and parts[1] == "v2" and parts[-2] == "blobs" and parts[-1] in blobs:
+            # /v2/<name...>/blobs/<digest>, under any prefix (a CDN's storage path)
+            if len(parts) >= 5 and "v2" in parts and parts[-2] == "blobs" and parts[-1] in blobs:
+                if args.redirect_to and self.command == "GET":
+                    where = args.redirect_to.rstrip("/") + path + "?X-Signature=fake&Expires=1"
+                    return self.reply(307, b"", extra=[("Location", where)])
                 return self.send_blob(parts[-1])
             return self.reply(404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}')
 

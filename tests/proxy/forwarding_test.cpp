@@ -102,3 +102,37 @@ TEST_CASE("only safe methods are retried on a fresh connection") {
   CHECK_FALSE(is_idempotent("POST"));
   CHECK_FALSE(is_idempotent("PATCH"));
 }
+
+TEST_CASE("redirect locations resolve against the registry") {
+  const Origin registry{"registry.test", 5000};
+  auto t = redirect_target("https://cdn.test/storage/blob?X-Signature=abc#frag", registry);
+  REQUIRE(t);
+  CHECK(t->origin.host == "cdn.test");
+  CHECK(t->origin.port == 443);
+  CHECK(t->target == "/storage/blob?X-Signature=abc");
+  CHECK(t->origin.authority() == "cdn.test");
+
+  t = redirect_target("HTTPS://Bucket.S3.Example:8443?sig=1", registry);
+  REQUIRE(t);
+  CHECK(t->origin.host == "bucket.s3.example");
+  CHECK(t->origin.port == 8443);
+  CHECK(t->target == "/?sig=1");
+
+  // Relative, as Google Artifact Registry sends.
+  t = redirect_target("/artifacts-downloads/namespaces/x?token=y", registry);
+  REQUIRE(t);
+  CHECK(t->origin.host == "registry.test");
+  CHECK(t->origin.port == 5000);
+  CHECK(t->target == "/artifacts-downloads/namespaces/x?token=y");
+}
+
+TEST_CASE("only https redirects are followed") {
+  const Origin registry{"registry.test", 443};
+  CHECK_FALSE(redirect_target("http://cdn.test/blob", registry));
+  CHECK_FALSE(redirect_target("//cdn.test/blob", registry));
+  CHECK_FALSE(redirect_target("ftp://cdn.test/blob", registry));
+  CHECK_FALSE(redirect_target("https://bad host/blob", registry));
+  CHECK(is_redirect(307));
+  CHECK(is_redirect(302));
+  CHECK_FALSE(is_redirect(304));
+}
