@@ -381,17 +381,20 @@ EOF
 # PORT may be "auto": a free port is picked (and picked again if another
 # process grabs it first). Sets REG_ADDR[NAME]=IP:PORT, REG_PORT[NAME],
 # REG_DIR[NAME], REG_PID[NAME]; REG_CREDS[IP:PORT] (for seed_image).
+# Options: --htpasswd USER:PASS, --token REALM,SERVICE,ISSUER,ROOTCERT,
+# --storage DIR, --redirect BASEURL (blob GETs redirected there), --no-tls.
 declare -gA REG_PID=()
 start_registry() {
   local name=$1 ip=$2 port=$3
   shift 3
-  local htpasswd="" token="" tls=1 dir="$T/registry-$name"
+  local htpasswd="" token="" redirect="" tls=1 dir="$T/registry-$name"
   local storage="$dir/storage" auto=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --htpasswd) htpasswd=$2; shift 2 ;;
       --token) token=$2; shift 2 ;;
       --storage) storage=$2; shift 2 ;;
+      --redirect) redirect=$2; shift 2 ;;
       --no-tls) tls=0; shift ;;
       *) fail "start_registry: unknown option $1" ;;
     esac
@@ -467,6 +470,14 @@ _write_registry_config() { # uses start_registry's locals
     echo "    service: $service"
     echo "    issuer: $issuer"
     echo "    rootcertbundle: $rootcert"
+  fi
+  if [ -n "$redirect" ]; then
+    # Blob GETs are redirected to BASEURL + the storage path (a CDN in front of the storage).
+    echo "middleware:"
+    echo "  storage:"
+    echo "    - name: redirect"
+    echo "      options:"
+    echo "        baseurl: $redirect"
   fi
 }
 
