@@ -237,11 +237,11 @@ asio::awaitable<bool> MitmSession::fill_and_serve(AccessRecord& record, const ca
   // Upstream's bytes go to the client and into the fill. If the client leaves, the download goes
   // on: other clients may be attached, and the next pull wants the blob anyway.
   HoldbackWriter to_client(out.chunked);
-  bool storing = true;
+  std::error_code store_error;  // the disk failed us (ENOSPC...): serve, but do not cache
   auto ec = co_await read_body(source->stream(), source->buffer(), response, deadline_,
                                config.upstream_idle_timeout,
                                [&](std::string_view piece) -> asio::awaitable<std::error_code> {
-                                 if (storing && writer.append(std::span(piece.data(), piece.size()))) storing = false;
+                                 if (!store_error) store_error = writer.append(std::span(piece.data(), piece.size()));
                                  if (!client_gone) {
                                    deadline_.expires_after(config.client_idle_timeout);
                                    client_gone = static_cast<bool>(co_await to_client.write(client_, piece));
@@ -256,6 +256,16 @@ asio::awaitable<bool> MitmSession::fill_and_serve(AccessRecord& record, const ca
   }
   if (!upstream.keep_alive || upstream.framing == http::BodyFraming::until_close) source->close();
 
+  if (store_error) {
+    // Nothing to verify against: the bytes could not be kept. Deliver them as a plain proxy would.
+    spdlog::warn("session {}: {}{} served but not cached: {}", info_.id, info_.authority(), record.path,
+                 store_error.message());
+    record.error = "not cached: " + store_error.message();
+    if (!client_gone && !(client_gone = static_cast<bool>(co_await to_client.release(client_)))) {
+      record.bytes = to_client.bytes_written();
+    }
+    co_return !client_gone && keep_alive;
+  }
   if (auto verify = writer.finish()) {
     record.bytes = to_client.bytes_written();
     record.error = "not cached: " + verify.message();
