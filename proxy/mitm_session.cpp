@@ -107,7 +107,7 @@ asio::awaitable<bool> MitmSession::forward(AccessRecord& record, const cache::Re
     http::Headers headers;
     headers.add("Docker-Distribution-Api-Version", "registry/2.0");
     record.cache = "STALE";
-    co_return co_await reply(record, 200, "{}", request.keep_alive, std::move(headers));
+    co_return co_await reply(record, 200, "{}", request.keep_alive, std::move(headers), "application/json");
   }
   spdlog::warn("session {}: {} {}{}: {}", info_.id, request.method, info_.authority(), record.path, outcome.error);
   co_return co_await reply(record, 502, "pullthrough: " + outcome.error + "\n", request.keep_alive && !has_body);
@@ -208,11 +208,11 @@ asio::awaitable<bool> MitmSession::relay_response(AccessRecord& record, http::Pa
 }
 
 asio::awaitable<bool> MitmSession::reply(AccessRecord& record, int status, std::string message, bool keep_alive,
-                                         http::Headers extra) {
+                                         http::Headers extra, std::string content_type) {
   LocalResponse response;
   response.status = status;
   response.body = std::move(message);
-  if (status == 200) response.content_type = "application/json";
+  response.content_type = std::move(content_type);
   response.extra_headers = std::move(extra);
   if (!record.cache.empty()) response.extra_headers.add("X-Cache", record.cache);
   record.status = status;

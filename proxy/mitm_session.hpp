@@ -66,8 +66,9 @@ private:
                                                         http::Parser& response, UpstreamConnection& redirected);
   // Streams the response in `response` to the client.
   asio::awaitable<bool> relay_response(AccessRecord& record, http::Parser& response);
+  // Answers the client ourselves (errors, the offline version check).
   asio::awaitable<bool> reply(AccessRecord& record, int status, std::string message, bool keep_alive,
-                              http::Headers extra = {});
+                              http::Headers extra = {}, std::string content_type = "text/plain; charset=utf-8");
 
   // The cache paths (mitm_cache.cpp).
   asio::awaitable<bool> serve_cacheable(AccessRecord& record, const cache::RegistryRequest& classified,
