@@ -847,8 +847,11 @@ image_blobs() {
   $PY - "$1/manifest.json" <<'PYEOF'
 import json, sys
 m = json.load(open(sys.argv[1]))
-for d in [m["config"]] + m["layers"]:
-    print(d["digest"])
+try:
+    for d in [m["config"]] + m["layers"]:
+        print(d["digest"], flush=True)
+except BrokenPipeError:  # a reader such as `head -n1` may stop early
+    sys.stderr.close()
 PYEOF
 }
 

@@ -23,7 +23,9 @@ seed_image "${REG_ADDR[reg]}" library/app:1.0 3 200000
 DIGEST=$SEED_DIGEST
 
 # The registry really redirects blob GETs to the CDN.
-blob=$(image_blobs "$SEED_DIR" | head -n1)
+# (not `| head -n1`: head closing the pipe early fails the pipeline under pipefail)
+blobs=$(image_blobs "$SEED_DIR")
+blob=${blobs%%$'\n'*}
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TEST_CA_CRT" -u alice:s3cret \
   "https://$REG_IP:$RPORT/v2/library/app/blobs/$blob")
 assert_eq "$code" 307 "the registry redirects blob GETs"
