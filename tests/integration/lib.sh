@@ -845,13 +845,13 @@ PYEOF
 # (a skopeo dir: layout), one per line.
 image_blobs() {
   $PY - "$1/manifest.json" <<'PYEOF'
-import json, sys
+import json, os, sys
 m = json.load(open(sys.argv[1]))
 try:
     for d in [m["config"]] + m["layers"]:
         print(d["digest"], flush=True)
-except BrokenPipeError:  # a reader such as `head -n1` may stop early
-    sys.stderr.close()
+except BrokenPipeError:  # a reader such as `head -n1` may stop early: not an error
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 PYEOF
 }
 
