@@ -873,6 +873,20 @@ files_count() {
   find "$1" -type f | wc -l
 }
 
+# wait_port_file PID DIR WHAT — waits up to 10 s for a server started in the
+# background to write its port to DIR/port (its output in DIR/stdout.log);
+# fails if it exits first. Sets WAITED_PORT.
+wait_port_file() {
+  local pid=$1 dir=$2 what=$3 i
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || { cat "$dir/stdout.log"; fail "$what exited during startup"; }
+    [ -s "$dir/port" ] && break
+    sleep 0.1
+  done
+  [ -s "$dir/port" ] || fail "$what wrote no port within 10s"
+  WAITED_PORT=$(cat "$dir/port")
+}
+
 # start_fake_blob_registry HOST IP [fake_blob_registry.py args...] — the
 # misbehaving HTTPS registry of fake_blob_registry.py on IP, with a certificate
 # from the test root for HOST and IP. Sets FAKE_PORT FAKE_LOG FAKE_PID.
@@ -893,12 +907,8 @@ start_fake_blob_registry() {
   _register_pid "$FAKE_PID" "fake-$name"
   _register_log "fake registry $name requests" "$FAKE_LOG"
   _register_log "fake registry $name output" "$dir/stdout.log"
-  for i in $(seq 1 100); do
-    kill -0 "$FAKE_PID" 2>/dev/null || { cat "$dir/stdout.log"; fail "fake registry $name exited during startup"; }
-    [ -s "$dir/port" ] && break
-    sleep 0.1
-  done
-  FAKE_PORT=$(cat "$dir/port")
+  wait_port_file "$FAKE_PID" "$dir" "fake registry $name"
+  FAKE_PORT=$WAITED_PORT
   curl -sS --fail -o /dev/null --max-time 5 --cacert "$TEST_CA_CRT" "https://$ip:$FAKE_PORT/v2/" ||
     fail "fake registry $name does not answer on https://$ip:$FAKE_PORT/v2/"
   : >"$FAKE_LOG" # forget our own probe

@@ -78,13 +78,8 @@ start_token_server() {
   _register_pid "$TOKEN_PID" "token-server"
   _register_log "token server requests" "$TOKEN_LOG"
   _register_log "token server output" "$dir/stdout.log"
-  for i in $(seq 1 100); do
-    kill -0 "$TOKEN_PID" 2>/dev/null || { cat "$dir/stdout.log"; fail "token server exited during startup"; }
-    [ -s "$dir/port" ] && break
-    sleep 0.1
-  done
-  [ -s "$dir/port" ] || fail "token server wrote no port within 10s"
-  TOKEN_PORT=$(cat "$dir/port")
+  wait_port_file "$TOKEN_PID" "$dir" "token server"
+  TOKEN_PORT=$WAITED_PORT
   TOKEN_URL="https://auth.test:$TOKEN_PORT"
   TOKEN_REALM="$TOKEN_URL/token"
   curl -sS --fail -o /dev/null --max-time 5 --cacert "$TEST_CA_CRT" \
