@@ -29,20 +29,9 @@ bool is_hop_by_hop(std::string_view name) {
 }
 
 void strip_hop_by_hop(http::Headers& headers) {
-  // Fields listed in Connection are hop-by-hop too (RFC 9110 7.6.1).
+  // Fields listed in Connection are hop-by-hop too (RFC 9110 7.6.1). Copied: removal invalidates.
   std::vector<std::string> named;
-  for (const auto& h : headers) {
-    if (!http::iequals(h.name, "Connection")) continue;
-    std::string_view rest = h.value;
-    while (!rest.empty()) {
-      auto comma = rest.find(',');
-      auto token = rest.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) token.remove_prefix(1);
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
-      if (!token.empty()) named.emplace_back(token);
-      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    }
-  }
+  for (auto item : headers.list_items("Connection")) named.emplace_back(item);
   for (const auto& name : named) headers.remove(name);
   for (auto field : hop_by_hop_fields) headers.remove(field);
 }

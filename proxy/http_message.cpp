@@ -20,14 +20,20 @@ std::string_view trim_ows(std::string_view text) {
   return text;
 }
 
-bool list_contains(std::string_view list, std::string_view token) {
+// Calls `visit` with each OWS-trimmed item of a comma-separated list until it returns true.
+template <class Visit>
+bool any_list_item(std::string_view list, Visit visit) {
   while (!list.empty()) {
     const auto comma = list.find(',');
-    if (iequals(trim_ows(list.substr(0, comma)), token)) return true;
+    if (visit(trim_ows(list.substr(0, comma)))) return true;
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }
   return false;
+}
+
+bool list_contains(std::string_view list, std::string_view token) {
+  return any_list_item(list, [&](std::string_view item) { return iequals(item, token); });
 }
 
 void append_fields(std::string& out, const Headers& headers) {
@@ -82,6 +88,18 @@ bool Headers::has_token(std::string_view name, std::string_view token) const {
   return std::ranges::any_of(fields_, [&](const Header& h) {
     return iequals(h.name, name) && list_contains(h.value, token);
   });
+}
+
+std::vector<std::string_view> Headers::list_items(std::string_view name) const {
+  std::vector<std::string_view> items;
+  for (const auto& h : fields_) {
+    if (!iequals(h.name, name)) continue;
+    any_list_item(h.value, [&](std::string_view item) {
+      if (!item.empty()) items.push_back(item);
+      return false;
+    });
+  }
+  return items;
 }
 
 std::string serialize(const RequestHead& head) {

@@ -29,6 +29,8 @@ public:
   // True when a comma-separated field (Connection, Cache-Control, ...) lists `token`,
   // case-insensitively, in any of its fields.
   bool has_token(std::string_view name, std::string_view token) const;
+  // The items of a comma-separated field, over all its fields, OWS trimmed, empty items dropped.
+  std::vector<std::string_view> list_items(std::string_view name) const;
 
   const std::vector<Header>& fields() const { return fields_; }
   auto begin() const { return fields_.begin(); }

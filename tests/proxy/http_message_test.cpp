@@ -118,3 +118,16 @@ TEST_CASE("reason phrases are the standard ones") {
   CHECK(reason_phrase(299) == "Unknown");
   CHECK(reason_phrase(-1) == "Unknown");
 }
+
+TEST_CASE("list items come from every field of the name, trimmed, without empty items") {
+  pt::http::Headers h;
+  h.add("Connection", " keep-alive ,, X-A");
+  h.add("connection", "X-B");
+  h.add("Other", "x");
+  const auto items = h.list_items("CONNECTION");
+  REQUIRE(items.size() == 3);
+  CHECK(items[0] == "keep-alive");
+  CHECK(items[1] == "X-A");
+  CHECK(items[2] == "X-B");
+  CHECK(h.list_items("Absent").empty());
+}
