@@ -65,6 +65,32 @@ void bind(Binder& b, Config& c) {
   b.group("Network");
   b.value("--listen", "LISTEN", c.listen, "Address and port of the proxy listener");
   b.value("--threads", "THREADS", c.threads, "I/O threads (0: one per core)");
+  b.value("--mirror-listen", "MIRROR_LISTEN", c.mirror_listen,
+          "Also serve as a registry mirror (containerd hosts.toml, docker registry-mirrors) on this address");
+  b.value("--mirror-tls-cert", "MIRROR_TLS_CERT", c.mirror_tls_cert, "PEM certificate for a TLS mirror listener");
+  b.value("--mirror-tls-key", "MIRROR_TLS_KEY", c.mirror_tls_key, "PEM key for a TLS mirror listener");
+  b.value("--mirror-upstream", "MIRROR_UPSTREAM", c.mirror_upstream,
+          "Registry the mirror fetches from when the client names none (containerd's ?ns=)");
+  b.value("--intercept-listen", "INTERCEPT_LISTEN", c.intercept_listen,
+          "Also accept TLS for the listed registries by SNI on this address (DNS-hijack set-ups)");
+  b.value("--resolvers", "RESOLVERS", c.resolvers,
+          "DNS servers for upstream names, 'ip[:port] ...' (default: the system resolver)");
+  b.value("--config", "CONFIG_FILE", c.config_file,
+          "JSON or YAML file with these settings (keys: the variable names); the environment wins");
+
+  b.group("Access control");
+  b.value("--allowed-clients", "ALLOWED_CLIENTS", c.allowed_clients,
+          "Client addresses (CIDRs, space or comma separated) allowed to use the proxy");
+  b.value("--proxy-auth-file", "PROXY_AUTH_FILE", c.proxy_auth_file,
+          "htpasswd file (bcrypt or {SHA}); when set, clients must send Proxy-Authorization");
+  b.value("--allowed-connect", "ALLOWED_CONNECT", c.allowed_connect,
+          "What blind tunnels may reach: ports and host:port, space separated "
+          "(default: 443 and the intercepted registries' ports)");
+  b.value("--cache-auth-mode", "CACHE_AUTH_MODE", c.cache_auth_mode,
+          "shared (cached content is served to every allowed client) or verify (the registry must accept "
+          "the client's own credentials first); per registry: 'shared ghcr.io=verify'");
+  b.value("--admin-token", "ADMIN_TOKEN", c.admin_token,
+          "Bearer token for the admin API from other than loopback (never logged)");
 
   b.group("Interception");
   b.value("--ca-dir", "CA_DIR", c.ca_dir, "Directory of the root CA (ca.crt, ca.key); created on first start");
@@ -114,6 +140,11 @@ void bind(Binder& b, Config& c) {
   b.duration("--shutdown-grace", "SHUTDOWN_GRACE", c.shutdown_grace,
              "On SIGTERM, how long in-flight transfers may finish", "30s");
   b.value("--max-header-size", "MAX_HEADER_SIZE", c.max_header_bytes, "Largest request or response head, bytes");
+  b.value("--max-connections", "MAX_CONNECTIONS", c.max_connections, "Client connections at once, in all");
+  b.value("--max-connections-per-client", "MAX_CONNECTIONS_PER_CLIENT", c.max_connections_per_client,
+          "Client connections at once from one IP address");
+  b.value("--max-certs-per-minute", "MAX_CERTS_PER_MINUTE", c.max_certs_per_minute,
+          "Leaf certificates minted per minute at most (new hosts beyond it get 503)");
 
   b.group("Logging");
   b.value("--log-format", "LOG_FORMAT", c.log_format, "text or json (one object per line)");

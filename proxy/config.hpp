@@ -15,6 +15,24 @@ struct Config {
   // Network
   std::string listen = "0.0.0.0:3128";
   unsigned threads = 0;  // 0: one per core
+  // Optional listeners besides the forward proxy (empty: off).
+  std::string mirror_listen;                           // MIRROR_LISTEN: a registry mirror (/v2/ as a registry)
+  std::string mirror_tls_cert;                         // MIRROR_TLS_CERT/KEY: serve the mirror over TLS
+  std::string mirror_tls_key;
+  std::string mirror_upstream = "registry-1.docker.io";  // MIRROR_UPSTREAM: registry when no ?ns= is given
+  std::string intercept_listen;                        // INTERCEPT_LISTEN: TLS by SNI, for DNS-hijacked names
+  std::string resolvers;                               // RESOLVERS: DNS servers for upstream names, "ip[:port] ..."
+
+  // Configuration file (JSON or YAML); the environment and flags win over it.
+  std::filesystem::path config_file;
+
+  // Access control
+  // ALLOWED_CLIENTS: CIDRs that may use the proxy. Default: loopback and private ranges.
+  std::string allowed_clients = "127.0.0.0/8 ::1/128 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10 fc00::/7";
+  std::filesystem::path proxy_auth_file;  // PROXY_AUTH_FILE: htpasswd (bcrypt or {SHA}); empty: no client auth
+  std::string allowed_connect;            // ALLOWED_CONNECT: tunnel ports/hosts; empty: 443 and the registries' ports
+  std::string cache_auth_mode = "shared";  // CACHE_AUTH_MODE: shared|verify, or per registry "host=verify ..."
+  std::string admin_token;                 // ADMIN_TOKEN: bearer token for the admin API from non-loopback clients
 
   // Interception
   std::filesystem::path ca_dir = "/ca";
@@ -48,6 +66,9 @@ struct Config {
   std::chrono::milliseconds upstream_idle_timeout = std::chrono::seconds(300);
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(30);
   std::size_t max_header_bytes = 64 * 1024;
+  std::size_t max_connections = 4096;            // MAX_CONNECTIONS, all clients together
+  std::size_t max_connections_per_client = 256;  // MAX_CONNECTIONS_PER_CLIENT, per client IP
+  unsigned max_certs_per_minute = 600;           // MAX_CERTS_PER_MINUTE: leaf certificates minted
 
   // Logging
   std::string log_format = "text";
