@@ -83,4 +83,12 @@ std::vector<std::string> RegistryMatcher::entries() const {
   return out;
 }
 
+std::vector<std::uint16_t> RegistryMatcher::ports() const {
+  std::vector<std::uint16_t> out;
+  for (const auto& p : patterns_) {
+    if (p.port && std::find(out.begin(), out.end(), *p.port) == out.end()) out.push_back(*p.port);
+  }
+  return out;
+}
+
 }  // namespace pt::auth

@@ -39,6 +39,9 @@ public:
   // Every entry as configured after normalisation, Docker Hub first, for the startup log.
   std::vector<std::string> entries() const;
 
+  // The ports named by entries ("myreg:5000" -> 5000), for the default ALLOWED_CONNECT.
+  std::vector<std::uint16_t> ports() const;
+
 private:
   void add_pattern(HostPattern pattern);
 
