@@ -12,14 +12,15 @@
 namespace pt::ca {
 
 LeafContextCache::LeafContextCache(const RootCa& root, asio::thread_pool& blocking_pool,
-                                   std::size_t capacity)
-    : root_(root), blocking_pool_(blocking_pool), capacity_(capacity) {
+                                   std::size_t capacity, unsigned mints_per_minute)
+    : root_(root), blocking_pool_(blocking_pool), capacity_(capacity), mint_rate_(mints_per_minute) {
   if (capacity_ == 0) throw std::invalid_argument("LeafContextCache capacity must be at least 1");
 }
 
 asio::awaitable<std::shared_ptr<asio::ssl::context>> LeafContextCache::context_for(std::string host_text) {
   CertHost host = CertHost::parse_or_throw(host_text);
   Lookup lookup = find_or_insert(host.name);
+  if (!lookup.context) co_return nullptr;
   if (lookup.caller_must_mint) {
     // A named lambda, not a temporary inside the co_await expression: GCC 12 can destroy the
     // captures of such a temporary twice (seen here as a double free of a const CertHost).
@@ -49,6 +50,7 @@ LeafContextCache::Lookup LeafContextCache::find_or_insert(const std::string& hos
     recency_.splice(recency_.begin(), recency_, found->second);
     return {found->second->context, false};
   }
+  if (!mint_rate_.try_acquire()) return {nullptr, false};
   recency_.push_front(Slot{host, std::make_shared<PendingContext>()});
   slots_.emplace(host, recency_.begin());
   if (recency_.size() > capacity_) {

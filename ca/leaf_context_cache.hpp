@@ -10,6 +10,7 @@
 #include "ca/root_ca.hpp"
 
 #include "common/async_once.hpp"
+#include "common/rate_limiter.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ssl/context.hpp>
@@ -29,7 +30,10 @@ class LeafContextCache {
 public:
   // `root` and `blocking_pool` must outlive the cache and any context_for() in progress.
   // `capacity` (at least 1, else std::invalid_argument) is the number of hosts kept.
-  LeafContextCache(const RootCa& root, asio::thread_pool& blocking_pool, std::size_t capacity = 1000);
+  // `mints_per_minute` (0: unlimited) caps new certificates (MAX_CERTS_PER_MINUTE): each costs a
+  // key generation, and a client can name any number of hosts.
+  LeafContextCache(const RootCa& root, asio::thread_pool& blocking_pool, std::size_t capacity = 1000,
+                   unsigned mints_per_minute = 0);
 
   LeafContextCache(const LeafContextCache&) = delete;
   LeafContextCache& operator=(const LeafContextCache&) = delete;
@@ -37,7 +41,8 @@ public:
   // The server context for `host` (case-insensitive; "[::1]" and "::1" are the same host). Safe to
   // call from any thread. Throws std::invalid_argument at once for an invalid host name (see
   // CertHost::parse). If minting fails, every caller waiting for that host gets the exception and
-  // nothing is cached, so the next call tries again.
+  // nothing is cached, so the next call tries again. Returns null, at once, when a new host would
+  // exceed the mint rate; hosts already held are always served.
   asio::awaitable<std::shared_ptr<asio::ssl::context>> context_for(std::string host);
 
   // Hosts currently held, including mints in progress.
@@ -58,7 +63,8 @@ private:
   };
 
   // Finds the host's slot and marks it most recently used, or inserts a new one (evicting the
-  // least recently used beyond capacity) and tells the caller to mint it.
+  // least recently used beyond capacity) and tells the caller to mint it; a null context when the
+  // mint rate forbids a new one.
   Lookup find_or_insert(const std::string& host);
   // Runs on the blocking pool and publishes the outcome from there, so the waiters never depend on
   // the coroutine that started the mint living until it is done.
@@ -70,6 +76,7 @@ private:
   asio::thread_pool& blocking_pool_;
   const std::size_t capacity_;
   std::atomic<std::uint64_t> mint_count_{0};
+  RateLimiter mint_rate_;
 
   mutable std::mutex mutex_;
   std::list<Slot> recency_;  // most recently used first

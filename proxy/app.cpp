@@ -1,12 +1,16 @@
 #include "proxy/app.hpp"
 
 #include "auth/auth_registries.hpp"
+#include "auth/cidr_list.hpp"
+#include "auth/connect_policy.hpp"
+#include "auth/proxy_authenticator.hpp"
 #include "auth/registry_matcher.hpp"
 #include "ca/leaf_context_cache.hpp"
 #include "ca/root_ca.hpp"
 #include "cache/cache_store.hpp"
 #include "cache/manifest_cache_policy.hpp"
 #include "common/units.hpp"
+#include "proxy/connection_limits.hpp"
 #include "proxy/resolve_overrides.hpp"
 #include "proxy/server.hpp"
 #include "proxy/services.hpp"
@@ -71,6 +75,28 @@ asio::awaitable<void> maintain(cache::CacheStore& store) {
   }
 }
 
+ConnectionLimits connection_limits(const Config& c) {
+  auto allowed = auth::CidrList::parse(c.allowed_clients);
+  if (!allowed) throw std::invalid_argument("ALLOWED_CLIENTS: " + allowed.error);
+  if (allowed->empty()) spdlog::warn("ALLOWED_CLIENTS is empty: every client will be refused");
+  spdlog::info("clients allowed from {}", fmt::join(allowed->entries(), " "));
+  return ConnectionLimits(std::move(*allowed.value), c.max_connections, c.max_connections_per_client);
+}
+
+auth::ConnectPolicy connect_policy(const Config& c, const auth::RegistryMatcher& registries) {
+  auto policy = auth::ConnectPolicy::parse(c.allowed_connect, registries.ports());
+  if (!policy) throw std::invalid_argument("ALLOWED_CONNECT: " + policy.error);
+  spdlog::info("tunnels allowed to {}", fmt::join(policy->entries(), " "));
+  return std::move(*policy.value);
+}
+
+std::unique_ptr<auth::ProxyAuthenticator> proxy_authenticator(const Config& c) {
+  if (c.proxy_auth_file.empty()) return nullptr;
+  auto users = auth::Htpasswd::load(c.proxy_auth_file);
+  spdlog::info("client authentication: {} user(s) from {}", users.size(), c.proxy_auth_file.string());
+  return std::make_unique<auth::ProxyAuthenticator>(std::move(users));
+}
+
 }  // namespace
 
 int run_proxy(const Config& config) {
@@ -82,13 +108,16 @@ int run_proxy(const Config& config) {
   ResolveOverrides resolve(config.upstream_resolve);
   UpstreamTls upstream_tls(config.verify_ssl, config.upstream_ca_bundle);
   const auto policy = manifest_policy(config);
+  auto limits = connection_limits(config);
+  const auto tunnels = connect_policy(config, registries);
+  auto proxy_auth = proxy_authenticator(config);
 
   const auto root_ca = ca::RootCa::load_or_create(config.ca_dir);
   spdlog::info("root CA {} ({}): {}", root_ca.created() ? "created" : "loaded", config.ca_dir.string(),
                root_ca.subject());
   auto store = open_cache(config);
   asio::thread_pool blocking(2);
-  ca::LeafContextCache leaves(root_ca, blocking);
+  ca::LeafContextCache leaves(root_ca, blocking, 1000, config.max_certs_per_minute);
   asio::co_spawn(blocking, maintain(*store), [](std::exception_ptr error) {
     if (error) spdlog::error("cache maintenance stopped unexpectedly");
   });
@@ -104,6 +133,9 @@ int run_proxy(const Config& config) {
       .blocking = blocking,
       .cache = store.get(),
       .manifest_policy = policy,
+      .limits = &limits,
+      .proxy_auth = proxy_auth.get(),
+      .connect_policy = &tunnels,
   };
   Server server(services, config.threads);
   server.listen(config.listen);

@@ -1,12 +1,17 @@
 #include "proxy/client_session.hpp"
 
+#include "auth/connect_policy.hpp"
 #include "auth/host_port.hpp"
+#include "auth/proxy_authenticator.hpp"
 #include "auth/registry_matcher.hpp"
 #include "ca/leaf_context_cache.hpp"
+#include "common/run_blocking.hpp"
 #include "proxy/access_log.hpp"
+#include "proxy/connection_limits.hpp"
 #include "proxy/local_endpoints.hpp"
 #include "proxy/message_io.hpp"
 #include "proxy/mitm_session.hpp"
+#include "proxy/server.hpp"
 #include "proxy/services.hpp"
 #include "proxy/tunnel.hpp"
 
@@ -65,12 +70,32 @@ private:
         co_return;
       }
       const auto& request = parser_.request();
+      const bool proxying = request.method == "CONNECT" || !request.target.starts_with('/');
+      if (proxying && !co_await client_authenticated()) {
+        http::Headers challenge;
+        challenge.add("Proxy-Authenticate", "Basic realm=\"pullthrough\", charset=\"UTF-8\"");
+        co_await refuse(407, "proxy authentication required (PROXY_AUTH_FILE)", std::move(challenge));
+        co_return;
+      }
       if (request.method == "CONNECT") {
         co_await handle_connect();
         co_return;
       }
       if (!co_await answer_local()) co_return;
     }
+  }
+
+  // With PROXY_AUTH_FILE, a client must send a valid Proxy-Authorization to be proxied. The proxy's
+  // own pages (/ca.crt, /healthz) need none: clients fetch the CA before they are configured.
+  asio::awaitable<bool> client_authenticated() {
+    auto* authenticator = services_.proxy_auth;
+    if (!authenticator) co_return true;
+    const auto header = parser_.request().headers.get("Proxy-Authorization");
+    if (!header) co_return false;
+    if (authenticator->recently_accepted(*header)) co_return true;
+    // bcrypt costs tens of milliseconds by design: never on an I/O thread.
+    auto check = [authenticator, value = std::string(*header)] { return authenticator->check(value); };
+    co_return co_await run_blocking(services_.blocking, std::move(check));
   }
 
   // Plain requests to the proxy itself; false when the connection must close.
@@ -99,9 +124,20 @@ private:
     const std::uint16_t port = target->port.value_or(443);
     if (services_.registries.intercepts(target->host, port)) {
       co_await intercept(target->host, port);
-    } else {
-      co_await tunnel(target->host, port);
+      co_return;
     }
+    if (services_.connect_policy && !services_.connect_policy->allows(target->host, port)) {
+      co_await refuse(403, fmt::format("CONNECT to {}:{} is not allowed (ALLOWED_CONNECT)",
+                                       printable(target->host), port));
+      co_return;
+    }
+    std::error_code not_ip;
+    const auto literal = asio::ip::make_address(target->host, not_ip);
+    if (!not_ip && auth::is_forbidden_destination(literal)) {
+      co_await refuse(403, fmt::format("CONNECT to {} is not allowed (link-local or reserved address)", target->host));
+      co_return;
+    }
+    co_await tunnel(target->host, port);
   }
 
   asio::awaitable<void> intercept(const std::string& host, std::uint16_t port) {
@@ -113,7 +149,9 @@ private:
       spdlog::error("session {}: cannot mint a certificate for {}: {}", id_, host, e.what());
     }
     if (!context) {
-      co_await refuse(502, fmt::format("cannot intercept {}: certificate minting failed", host));
+      // Either minting failed (logged above) or MAX_CERTS_PER_MINUTE was reached for new hosts.
+      co_await refuse(503, fmt::format("cannot intercept {}: no certificate (minting failed or "
+                                       "MAX_CERTS_PER_MINUTE reached); retry later", host));
       co_return;
     }
     if (co_await write_all(socket_, std::string_view("HTTP/1.1 200 Connection Established\r\n\r\n"))) co_return;
@@ -148,6 +186,12 @@ private:
       co_await refuse(502, *failure);
       co_return;
     }
+    // A name may resolve to what a literal could not name: the metadata service, or ourselves
+    // (a loop that would eat a connection slot per hop).
+    if (auto problem = forbidden_peer(server)) {
+      co_await refuse(403, fmt::format("CONNECT to {}:{} is not allowed: {}", printable(host), port, *problem));
+      co_return;
+    }
     if (co_await write_all(socket_, std::string_view("HTTP/1.1 200 Connection Established\r\n\r\n"))) co_return;
     record.status = 200;
     const std::string early(buffer_.data());
@@ -158,11 +202,35 @@ private:
     log_access(record);
   }
 
+  std::optional<std::string> forbidden_peer(const tcp::socket& server) const {
+    std::error_code ec;
+    const auto remote = server.remote_endpoint(ec);
+    const auto local = server.local_endpoint(ec);
+    if (ec) return std::nullopt;
+    if (auth::is_forbidden_destination(remote.address())) return "link-local or reserved address";
+    const bool ours = remote.address() == local.address() || remote.address().is_loopback();
+    if (ours && is_own_port(remote.port())) return "that is this proxy";
+    return std::nullopt;
+  }
+
+  bool is_own_port(std::uint16_t port) const {
+    const auto& config = services_.config;
+    for (const auto* listen : {&config.listen, &config.mirror_listen, &config.intercept_listen}) {
+      if (listen->empty()) continue;
+      try {
+        if (parse_listen_address(*listen).port() == port) return true;
+      } catch (const std::exception&) {
+      }
+    }
+    return false;
+  }
+
   // Answers with an error and closes; logs the refusal.
-  asio::awaitable<void> refuse(int status, std::string message) {
+  asio::awaitable<void> refuse(int status, std::string message, http::Headers extra = {}) {
     LocalResponse response;
     response.status = status;
     response.body = "pullthrough: " + message + "\n";
+    response.extra_headers = std::move(extra);
     const bool parsed = parser_.head_complete();
     log_access({.session = id_, .client = client_, .host = "-",
                 .method = parsed ? parser_.request().method : "-",
@@ -191,8 +259,36 @@ private:
 }  // namespace
 
 asio::awaitable<void> serve_client(tcp::socket socket, Services& services, std::uint64_t session_id) {
+  ConnectionLimits::Ticket ticket;
+  if (services.limits) {
+    std::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) co_return;
+    auto admission = services.limits->admit(peer.address());
+    if (admission.verdict != ConnectionLimits::Verdict::admitted) {
+      co_await refuse_connection(socket, services, session_id, admission.verdict);
+      co_return;
+    }
+    ticket = std::move(admission.ticket);
+  }
   ClientSession session(std::move(socket), services, session_id);
   co_await session.run();
+}
+
+asio::awaitable<void> refuse_connection(tcp::socket& socket, Services& services, std::uint64_t session_id,
+                                        ConnectionLimits::Verdict verdict) {
+  const int status = ConnectionLimits::status_for(verdict);
+  const std::string why = ConnectionLimits::describe(verdict);
+  log_access({.session = session_id, .client = endpoint_text(socket), .host = "-", .method = "-", .path = "-",
+              .status = status, .cache = "LOCAL", .error = why});
+  LocalResponse response;
+  response.status = status;
+  response.body = "pullthrough: " + why + "\n";
+  if (status != 403) response.extra_headers.add("Retry-After", "5");
+  // Small enough for the socket buffer: a client that never reads cannot hold us here.
+  co_await write_all(socket, render(response, false, false));
+  std::error_code ignored;
+  socket.shutdown(tcp::socket::shutdown_both, ignored);
 }
 
 }  // namespace pt

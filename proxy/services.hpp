@@ -21,8 +21,11 @@ class ManifestCachePolicy;
 namespace auth {
 class RegistryMatcher;
 class CredentialStore;
+class ConnectPolicy;
+class ProxyAuthenticator;
 }  // namespace auth
 class UpstreamTls;
+class ConnectionLimits;
 
 struct Services {
   const Config& config;
@@ -35,6 +38,10 @@ struct Services {
   asio::thread_pool& blocking;
   cache::CacheStore* cache;  // null: nothing is cached
   const cache::ManifestCachePolicy& manifest_policy;
+  // Who may use the proxy. Null members impose nothing (unit tests build Services by hand).
+  ConnectionLimits* limits = nullptr;                   // ALLOWED_CLIENTS, MAX_CONNECTIONS*
+  auth::ProxyAuthenticator* proxy_auth = nullptr;       // PROXY_AUTH_FILE
+  const auth::ConnectPolicy* connect_policy = nullptr;  // ALLOWED_CONNECT
 
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<bool> serving{false};

@@ -167,6 +167,19 @@ TEST_CASE("The cache evicts the least recently used host beyond its capacity") {
   pool.join();
 }
 
+TEST_CASE("Beyond the mint rate new hosts get no context, known hosts still do") {
+  asio::thread_pool pool(1);
+  LeafContextCache cache(shared_test_root(), pool, 10, 2);
+  const auto a = context_now(cache, "a.test");
+  REQUIRE(a);
+  REQUIRE(context_now(cache, "b.test"));
+  CHECK(context_now(cache, "c.test") == nullptr);
+  CHECK(cache.size() == 2);
+  CHECK(context_now(cache, "a.test") == a);
+  CHECK(cache.mint_count() == 2);
+  pool.join();
+}
+
 TEST_CASE("Invalid hosts are rejected before anything is cached") {
   asio::thread_pool pool(1);
   LeafContextCache cache(shared_test_root(), pool);

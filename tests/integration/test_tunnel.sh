@@ -15,6 +15,7 @@ NPORT=$(free_port "$OTHER_IP")
 start_nginx_tls other "$OTHER_IP" "$NPORT" "$T/www"
 # registry.test is intercepted (but never contacted here); other.test is not.
 start_proxy REGISTRIES=registry.test "UPSTREAM_RESOLVE=registry.test=$REGISTRY_IP other.test=$OTHER_IP" \
+  "ALLOWED_CONNECT=other.test:$NPORT" \
   "UPSTREAM_CA_BUNDLE=$TEST_CA_CRT"
 BASE="https://other.test:$NPORT"
 
