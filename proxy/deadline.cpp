@@ -21,6 +21,12 @@ void Deadline::expire_now() {
   if (timer_) timer_->cancel();
 }
 
+void Deadline::rearm() {
+  // The watchdog wakes, sees the deadline still ahead, and waits again until the new one.
+  armed_ = at_;
+  if (timer_) timer_->cancel();
+}
+
 asio::awaitable<void> Deadline::watchdog() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer_ = &timer;
@@ -30,11 +36,13 @@ asio::awaitable<void> Deadline::watchdog() {
     ~Unregister() {
       t_watched.erase(self);
       self->timer_ = nullptr;
+      self->armed_ = clock::time_point::min();
     }
   } unregister{this};
 
   for (auto now = clock::now(); at_ > now; now = clock::now()) {
     if (g_draining && idle_) break;
+    armed_ = at_;
     timer.expires_at(at_);
     co_await timer.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     // The session ended first and `||` cancelled us.

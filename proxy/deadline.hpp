@@ -13,7 +13,13 @@ class Deadline {
 public:
   using clock = std::chrono::steady_clock;
 
-  void expires_after(clock::duration d) { at_ = clock::now() + d; }
+  // Moving the deadline later costs a clock read. Moving it earlier than the watchdog's timer
+  // (e.g. a short UPSTREAM_IDLE_TIMEOUT after a long header wait) re-arms the timer, or the
+  // shorter deadline would only be noticed when the old one fired.
+  void expires_after(clock::duration d) {
+    at_ = clock::now() + d;
+    if (at_ < armed_) rearm();
+  }
   void expire_now();
   clock::time_point at() const { return at_; }
 
@@ -33,7 +39,10 @@ public:
 private:
   clock::time_point at_ = clock::now() + std::chrono::seconds(30);
   bool idle_ = false;
+  void rearm();
+
   asio::steady_timer* timer_ = nullptr;
+  clock::time_point armed_ = clock::time_point::min();  // when the watchdog's timer fires
 };
 
 }  // namespace pt
