@@ -27,7 +27,10 @@ std::pair<double, std::string> number_and_unit(std::string_view text, const char
   if (ec != std::errc{} || text.empty() || value < 0 || !std::isfinite(value)) {
     throw std::invalid_argument(fmt::format("invalid {} '{}'", what, text));
   }
-  return {value, lower(std::string_view(end, text.data() + text.size() - end))};
+  // A space may separate the number from its unit ("12.5 GiB"), as format_size() writes it.
+  std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  while (!unit.empty() && std::isspace(static_cast<unsigned char>(unit.front()))) unit.remove_prefix(1);
+  return {value, lower(unit)};
 }
 
 }  // namespace

@@ -358,6 +358,20 @@ std::size_t Parser::execute(std::string_view input) {
   impl.llhttp.data = this;
   llhttp_resume(&impl.llhttp);  // after the pause at the end of the head; a no-op otherwise
   const auto status = llhttp_execute(&impl.llhttp, input.data(), input.size());
+  if (impl.failure || (status != HPE_OK && !is_pause(status))) {
+    // account_head() checks line breaks only in what llhttp consumed, so a bare LF or obs-fold
+    // before the point of failure wins here too: the verdict (400 or 501) must not depend on how
+    // the input was split into reads.
+    const char* at = llhttp_get_error_pos(&impl.llhttp);
+    if (!impl.head_done && at != nullptr && at >= input.data() && at <= input.data() + input.size()) {
+      char previous = impl.last_head_byte;
+      const auto parsed = input.substr(0, static_cast<std::size_t>(at - input.data()));
+      if (auto failure = check_line_breaks(parsed, previous)) {
+        fail(failure->error, failure->text);
+        return 0;
+      }
+    }
+  }
   if (impl.failure) {
     fail(impl.failure->error, impl.failure->text);
     return 0;

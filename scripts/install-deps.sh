@@ -9,12 +9,14 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 build_deps=(
   build-essential cmake ninja-build pkg-config
   libasio-dev libssl-dev node-llhttp librocksdb-dev
-  libfmt-dev libspdlog-dev catch2 libcli11-dev nlohmann-json3-dev libyaml-cpp-dev
+  libfmt-dev libspdlog-dev catch2 libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libc-ares-dev
 )
 # Real peers for the integration tests: the CNCF registry, a real client, nginx, htpasswd.
 test_deps=(
   docker-registry skopeo nginx-light curl openssl apache2-utils ca-certificates
   python3 python3-cryptography procps iproute2
+  clang libclang-rt-14-dev llvm  # libFuzzer and llvm-symbolizer for scripts/fuzz.sh
+  chromium  # headless, for the status page test
 )
 
 want=("${build_deps[@]}")

@@ -37,3 +37,10 @@ TEST_CASE("sizes format for humans") {
   CHECK(pt::format_size(1536) == "1.5 KiB");
   CHECK(pt::format_size(32ull << 30) == "32.0 GiB");
 }
+
+TEST_CASE("a space may separate number and unit, so format_size's text reads back") {
+  CHECK(pt::parse_size("12.5 GiB") == 25ull << 29);
+  CHECK(pt::parse_size("0 B") == 0);
+  CHECK(pt::parse_size(pt::format_size(32ull << 30)) == 32ull << 30);
+  CHECK(pt::parse_duration("5 m") == 5min);
+}
