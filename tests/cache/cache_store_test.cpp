@@ -157,5 +157,37 @@ TEST_CASE("CacheStore rebuilds the index on request") {
   settings.rebuild_index = true;
   auto store = CacheStore::open(settings);
   CHECK(store->index().entry_count() == 0);
-  CHECK_FALSE(store->blobs().contains(digest_of(make_content(10))));
+  const auto digest = digest_of(make_content(10));
+  // The file is kept, verified by reconcile() and adopted as an orphan ...
+  CHECK(store->blobs().contains(digest));
+  const auto stats = store->reconcile();
+  CHECK(stats.adopted_files == 1);
+  CHECK(stats.unindexed_files == 0);
+  CHECK(store->index().entry_count() == 1);
+  // ... which a lookup of that blob, through any registry, claims.
+  const auto hit = store->lookup("blob/other-registry/" + digest.str(), kT0);
+  REQUIRE(hit);
+  CHECK(hit->entry.size == 10);
+  CHECK(store->index().entry_count() == 1);
+  CHECK_FALSE(store->lookup("manifest/r/x@" + digest.str(), kT0));
+}
+
+TEST_CASE("A rebuilt index does not adopt files that do not match their names") {
+  TempDir dir;
+  const auto digest = digest_of(make_content(10));
+  {
+    auto store = open_store(dir);
+    REQUIRE_FALSE(store_content(*store, "blob/r/a", make_content(10), kT0));
+  }
+  { std::ofstream(dir.path() / "cache" / "blobs" / "sha256" / std::string(digest.hex().substr(0, 2)) /
+                  std::string(digest.hex())) << "tampered!!"; }
+  CacheSettings settings;
+  settings.directory = dir.path() / "cache";
+  settings.rebuild_index = true;
+  auto store = CacheStore::open(settings);
+  const auto stats = store->reconcile();
+  CHECK(stats.adopted_files == 0);
+  CHECK(stats.unindexed_files == 1);
+  CHECK_FALSE(store->blobs().contains(digest));
+  CHECK_FALSE(store->lookup("blob/r/" + digest.str(), kT0));
 }

@@ -11,6 +11,9 @@ the right Content-Length and Docker-Content-Digest, but:
                    upstream); only for the first --slow-requests GETs when given
   --redirect-to U  blob GETs are answered 307 with Location U + path + a fake
                    signature query (a registry sending blobs to its CDN)
+  --fault F        after --fault-after bytes of a blob GET's body: "reset" the
+                   connection (TCP RST), or "stall" (send nothing more, hold the
+                   connection); only for the first --fault-requests GETs when given
 
 Every request is appended to --log as one line:
   "<METHOD> <PATH> <STATUS>" when the response head is sent, then
@@ -42,6 +45,9 @@ def main():
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--slow-requests", type=int, default=-1, help="-1: every GET is slow")
     ap.add_argument("--redirect-to", default="")
+    ap.add_argument("--fault", choices=["reset", "stall"], default=None)
+    ap.add_argument("--fault-after", type=int, default=65536)
+    ap.add_argument("--fault-requests", type=int, default=-1, help="-1: every GET")
     args = ap.parse_args()
 
     blobs = {}
@@ -51,7 +57,7 @@ def main():
         blobs["sha256:" + hashlib.sha256(data).hexdigest()] = data
 
     lock = threading.Lock()
-    state = {"slow_left": args.slow_requests}
+    state = {"slow_left": args.slow_requests, "faults_left": args.fault_requests}
     log_file = open(args.log, "a", buffering=1)
 
     def log(line):
@@ -102,6 +108,15 @@ def main():
                         slow = True
                         if state["slow_left"] > 0:
                             state["slow_left"] -= 1
+            fault = None
+            if self.command == "GET" and args.fault:
+                with lock:
+                    if state["faults_left"] != 0:
+                        fault = args.fault
+                        if state["faults_left"] > 0:
+                            state["faults_left"] -= 1
+            if fault:
+                return self.send_faulty(digest, data, fault)
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(data)))
@@ -125,6 +140,28 @@ def main():
                 log("done %s %s bytes=%d aborted (%s)" % (self.command, self.path, sent, e))
                 self.close_connection = True
 
+        def send_faulty(self, digest, data, fault):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Docker-Content-Digest", digest)
+            self.end_headers()
+            log("%s %s 200 %s" % (self.command, self.path, fault))
+            cut = min(args.fault_after, len(data) - 1)
+            self.wfile.write(data[:cut])
+            self.wfile.flush()
+            if fault == "stall":
+                time.sleep(3600)
+                return
+            # SO_LINGER 0: close() sends RST instead of FIN, as a crashing load balancer would.
+            import socket as socket_module
+            import struct
+            raw = self.connection
+            raw.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_LINGER, struct.pack("ii", 1, 0))
+            log("done %s %s bytes=%d reset" % (self.command, self.path, cut))
+            self.close_connection = True
+            raw.close()
+
         do_GET = handle_any
         do_HEAD = handle_any
 
@@ -142,7 +179,7 @@ def main():
                 return
             try:
                 self.RequestHandlerClass(tls, client_address, self)
-            except (ConnectionError, ssl.SSLError):
+            except (OSError, ValueError):  # incl. the connections --fault reset closed itself
                 pass
             finally:
                 tls.close()
