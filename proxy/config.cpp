@@ -1,4 +1,5 @@
 #include "proxy/config.hpp"
+#include "proxy/config_file.hpp"
 
 #include "common/units.hpp"
 
@@ -37,6 +38,11 @@ public:
         ->default_str(target ? "true" : "false")
         ->type_name("BOOL")
         ->group(group_);
+  }
+
+  // A switch: "--flag" alone, or the variable set to true/false.
+  void flag(const std::string& flag, const std::string& env, bool& target, const std::string& help) {
+    app_.add_flag(flag, target, help)->envname(env)->group(group_);
   }
 
   void duration(const std::string& flag, const std::string& env, std::chrono::milliseconds& target,
@@ -116,6 +122,8 @@ void bind(Binder& b, Config& c) {
   b.value("--cache-dir", "CACHE_DIR", c.cache_dir, "Cache directory (blob files and index)");
   b.size("--cache-max-size", "CACHE_MAX_SIZE", c.cache_max_bytes, "Cache size cap (k/m/g/t)", "32g");
   b.duration("--cache-inactive", "CACHE_INACTIVE", c.cache_inactive, "Evict entries not read for this long", "60d");
+  b.flag("--rebuild-index", "REBUILD_INDEX", c.rebuild_index,
+         "Start with a new cache index (after corruption); blob files on disk are verified and kept");
   b.value("--enable-manifest-cache", "ENABLE_MANIFEST_CACHE", c.enable_manifest_cache,
           "Per-tag freshness windows for tag manifests (rpardini's MANIFEST_CACHE_* settings); "
           "otherwise tags are fresh for 60 s");
@@ -174,6 +182,14 @@ ConfigResult parse_command_line(int argc, const char* const* argv) {
     return {std::nullopt, fmt::format("pullthrough: {}\nRun with --help for the settings.\n", e.what()), 2};
   }
 
+  // The configuration file fills what neither a flag nor the environment set.
+  std::vector<FileSetting> from_file;
+  if (!config.config_file.empty()) {
+    auto applied = apply_config_file(app, config.config_file);
+    if (!applied.error.empty()) return {std::nullopt, fmt::format("pullthrough: {}\n", applied.error), 2};
+    from_file = std::move(applied.settings);
+  }
+
   // CLI11 ignores empty environment variables, but rpardini's users disable a manifest cache tier
   // with an empty regex.
   for (auto [flag, env, target] : {std::tuple{"--manifest-cache-primary-regex", "MANIFEST_CACHE_PRIMARY_REGEX",
@@ -189,6 +205,12 @@ ConfigResult parse_command_line(int argc, const char* const* argv) {
     try {
       d.apply(d.text);
     } catch (const std::exception& e) {
+      for (const auto& s : from_file) {
+        if (s.name == d.env) {
+          return {std::nullopt, fmt::format("pullthrough: config file {}: key '{}': {}\n", config.config_file.string(),
+                                            s.key, e.what()), 2};
+        }
+      }
       return {std::nullopt, fmt::format("pullthrough: {} ({}): {}\n", d.flag, d.env, e.what()), 2};
     }
   }

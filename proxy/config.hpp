@@ -51,6 +51,7 @@ struct Config {
   std::filesystem::path cache_dir = "/docker_mirror_cache";
   std::uint64_t cache_max_bytes = 32ull << 30;
   std::chrono::milliseconds cache_inactive = std::chrono::hours(24 * 60);
+  bool rebuild_index = false;  // --rebuild-index: a new index, blob files re-adopted (see CacheStore)
   // rpardini's manifest cache settings, as text; validated by cache::ManifestCachePolicy.
   std::string enable_manifest_cache = "false";
   std::string manifest_cache_primary_regex = "(stable|nightly|production|test)";
