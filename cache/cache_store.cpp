@@ -50,15 +50,9 @@ std::unique_ptr<CacheStore> CacheStore::open(CacheSettings settings) {
 
   const auto index_path = dir / "index";
   if (settings.rebuild_index) {
-    // Entries cannot be recovered from the files alone (their keys and headers are only in the
-    // index), so rebuilding starts from an empty cache.
-    spdlog::warn("cache: rebuilding the index at {}: discarding cached content", index_path);
+    // The blob files stay: reconcile() re-adopts those that still hash to their names.
+    spdlog::warn("cache: rebuilding the index at {}; blob files will be verified and kept", index_path);
     Index::destroy(index_path);
-    std::filesystem::remove_all(dir / "blobs", ec);
-    if (ec) {
-      throw std::runtime_error(
-          fmt::format("cannot remove {}: {}", dir / "blobs", ec.message()));
-    }
   }
   auto index = Index::open(index_path, settings.touch_granularity);
   auto store = std::unique_ptr<CacheStore>(new CacheStore(std::move(settings), std::move(index)));
@@ -74,6 +68,7 @@ CacheStore::CacheStore(CacheSettings settings, std::unique_ptr<Index> index)
 
 std::optional<CacheStore::Hit> CacheStore::lookup(std::string_view key, Timestamp now) {
   auto entry = index_->get(key);
+  if (!entry) entry = claim_orphan(key);
   if (!entry) return std::nullopt;
   std::error_code ec;
   auto reader = blobs_.open(entry->digest, ec);
@@ -89,8 +84,9 @@ std::optional<CacheStore::Hit> CacheStore::lookup(std::string_view key, Timestam
     return std::nullopt;
   }
   const bool small = entry->size <= settings_.verify_on_lookup_max_bytes;
-  const bool corrupt = reader->size() != entry->size ||
-                       (small && verify_content(*reader, entry->digest));
+  const bool must_hash = small && !verified_.contains(*reader, entry->digest);
+  const bool corrupt = reader->size() != entry->size || (must_hash && verify_content(*reader, entry->digest));
+  if (must_hash && !corrupt) verified_.insert(*reader, entry->digest);
   if (corrupt) {
     spdlog::warn("cache: blob {} of {} is corrupt; dropping it", entry->digest.str(), key);
     drop_corrupt(entry->digest);
@@ -162,6 +158,8 @@ FileRemoval CacheStore::remove_file(const FileRecord& victim) {
   std::lock_guard lock(publish_mutex_);
   auto removal = index_->remove_file(victim.digest, victim.last_access);
   if (removal.removed) {
+    evicted_files_.fetch_add(1, std::memory_order_relaxed);
+    evicted_bytes_.fetch_add(removal.bytes, std::memory_order_relaxed);
     if (auto error = blobs_.remove(victim.digest)) {
       spdlog::warn("cache: cannot delete blob {}: {}", victim.digest.str(), error.message());
     }
@@ -178,6 +176,22 @@ EvictionStats CacheStore::evict_to_size() {
                  stats.files, stats.entries, stats.bytes);
   }
   return stats;
+}
+
+EvictionStats CacheStore::evict_to_size(std::uint64_t max_bytes) {
+  return pt::cache::evict_to_size(*index_, max_bytes,
+                                  [this](const FileRecord& victim) { return remove_file(victim); });
+}
+
+IndexChange CacheStore::remove_entry(std::string_view key) {
+  std::lock_guard lock(publish_mutex_);
+  auto change = index_->remove(key);
+  if (change.released_file) {
+    if (auto error = blobs_.remove(*change.released_file)) {
+      spdlog::warn("cache: cannot delete blob {}: {}", change.released_file->str(), error.message());
+    }
+  }
+  return change;
 }
 
 EvictionStats CacheStore::evict_inactive(Timestamp now) {
@@ -213,12 +227,15 @@ ReconcileStats CacheStore::reconcile() {
     }
   }
 
-  stats.junk_files = blobs_.for_each_blob([&](const Digest& digest, std::uint64_t) {
+  stats.junk_files = blobs_.for_each_blob([&](const Digest& digest, std::uint64_t size) {
     std::lock_guard lock(publish_mutex_);
-    if (!index_->file(digest)) {
-      blobs_.remove(digest);
-      ++stats.unindexed_files;
+    if (index_->file(digest)) return;
+    if (settings_.rebuild_index && adopt_file(digest, size)) {
+      ++stats.adopted_files;
+      return;
     }
+    blobs_.remove(digest);
+    ++stats.unindexed_files;
   });
 
   std::vector<std::string> dangling;
@@ -232,6 +249,9 @@ ReconcileStats CacheStore::reconcile() {
     if (!entry && !index_->remove(key).error) ++stats.dangling_entries;
   }
 
+  if (stats.adopted_files > 0) {
+    spdlog::info("cache: {} blob file(s) verified and kept for the rebuilt index", stats.adopted_files);
+  }
   if (stats.unindexed_files + stats.missing_files + stats.junk_files + stats.dangling_entries > 0) {
     spdlog::info("cache: reconciled: {} unindexed file(s), {} missing file(s), {} junk file(s), "
                  "{} dangling entries",
@@ -239,6 +259,41 @@ ReconcileStats CacheStore::reconcile() {
                  stats.dangling_entries);
   }
   return stats;
+}
+
+namespace {
+
+std::string orphan_key(const Digest& digest) { return "orphan/" + digest.str(); }
+
+}  // namespace
+
+bool CacheStore::adopt_file(const Digest& digest, std::uint64_t size) {
+  std::error_code ec;
+  auto reader = blobs_.open(digest, ec);
+  if (!reader || reader->size() != size || verify_content(*reader, digest)) return false;
+  const auto now = now_timestamp();
+  const IndexEntry orphan{.key = orphan_key(digest),
+                          .digest = digest,
+                          .size = size,
+                          .media_type = "application/octet-stream",
+                          .created = now,
+                          .fresh_until = kForever};
+  return !index_->put(orphan).error;
+}
+
+std::optional<IndexEntry> CacheStore::claim_orphan(std::string_view key) {
+  // Only blobs: a blob is the same bytes whatever the registry; manifests need headers we lost.
+  if (!key.starts_with("blob/")) return std::nullopt;
+  const auto digest = Digest::parse(key.substr(key.rfind('/') + 1));
+  if (!digest) return std::nullopt;
+  std::lock_guard lock(publish_mutex_);
+  auto entry = index_->get(orphan_key(*digest));
+  if (!entry) return std::nullopt;
+  entry->key = std::string(key);
+  if (index_->put(*entry).error) return std::nullopt;
+  index_->remove(orphan_key(*digest));  // the file stays: the claimed entry references it
+  spdlog::info("cache: {} re-adopted from the files kept by --rebuild-index", key);
+  return entry;
 }
 
 }  // namespace pt::cache

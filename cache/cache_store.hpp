@@ -21,7 +21,9 @@
 #include "cache/eviction.hpp"
 #include "cache/fill_registry.hpp"
 #include "cache/index.hpp"
+#include "cache/verified_files.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -42,7 +44,11 @@ struct CacheSettings {
   // streaming and calls drop_corrupt() on a mismatch.
   std::uint64_t verify_on_lookup_max_bytes = 4ull << 20;
   std::chrono::seconds touch_granularity = Index::kDefaultTouchGranularity;
-  bool rebuild_index = false;  // --rebuild-index: start with an empty index and no blobs
+  // --rebuild-index: start with a new, empty index. The blob files on disk are kept; reconcile()
+  // verifies each against its name and indexes it as an orphan ("orphan/<digest>"), which the
+  // first lookup of that blob through any registry claims. Manifests and tags, whose keys and
+  // headers only the index knew, are fetched again.
+  bool rebuild_index = false;
 };
 
 struct ReconcileStats {
@@ -50,6 +56,7 @@ struct ReconcileStats {
   std::size_t missing_files = 0;    // file records whose file was missing or of the wrong size
   std::size_t junk_files = 0;       // files that are not blobs at all
   std::size_t dangling_entries = 0; // entries without a file record (not expected to happen)
+  std::size_t adopted_files = 0;    // --rebuild-index: verified files indexed as orphans
 };
 
 class CacheStore {
@@ -63,6 +70,8 @@ public:
   Index& index() noexcept { return *index_; }
   BlobStore& blobs() noexcept { return blobs_; }
   FillRegistry& fills() noexcept { return fills_; }
+  // Files already hashed and found intact in this process (see verified_files.hpp).
+  VerifiedFiles& verified_files() noexcept { return verified_; }
 
   struct Hit {
     IndexEntry entry;
@@ -88,22 +97,38 @@ public:
   void drop_corrupt(const Digest& digest);
 
   EvictionStats evict_to_size();
+  // The same down to another cap (`cache gc --max-size`, POST /admin/cache/gc?max_size=).
+  EvictionStats evict_to_size(std::uint64_t max_bytes);
+
+  // Drops one entry (cache management: `cache rm`); its file goes when no other entry uses it.
+  IndexChange remove_entry(std::string_view key);
   EvictionStats evict_inactive(Timestamp now);
 
   // Startup repair, meant to run in the background after open(): removes blob files without
   // index records and records without (intact) files. Scans everything: seconds for a big cache.
   ReconcileStats reconcile();
 
+  // Files (and their bytes) evicted since start: size cap, inactivity, `cache gc` (for /metrics).
+  std::uint64_t evicted_files() const noexcept { return evicted_files_.load(); }
+  std::uint64_t evicted_bytes() const noexcept { return evicted_bytes_.load(); }
+
 private:
   CacheStore(CacheSettings settings, std::unique_ptr<Index> index);
   FileRemoval remove_file(const FileRecord& victim);
+  // A blob key whose entry is missing takes over the orphan of its digest, if one was adopted.
+  std::optional<IndexEntry> claim_orphan(std::string_view key);
+  // reconcile() under --rebuild-index: an unindexed file that hashes to its name becomes an orphan.
+  bool adopt_file(const Digest& digest, std::uint64_t size);
 
   CacheSettings settings_;
   std::unique_ptr<Index> index_;
   BlobStore blobs_;
   FillRegistry fills_;
+  VerifiedFiles verified_;
   // Serialises "publish file, then index it" against "unindex file, then unlink it".
   std::mutex publish_mutex_;
+  std::atomic<std::uint64_t> evicted_files_{0};
+  std::atomic<std::uint64_t> evicted_bytes_{0};
 };
 
 }  // namespace pt::cache

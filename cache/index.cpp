@@ -7,6 +7,9 @@
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
+#include <stdlib.h>
+
+#include <cerrno>
 #include <stdexcept>
 
 namespace pt::cache {
@@ -109,6 +112,58 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& path,
   return std::unique_ptr<Index>(new Index(db, std::move(handles), totals, touch_granularity));
 }
 
+std::unique_ptr<Index> Index::open_reader(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path / "CURRENT", ec)) {
+    throw std::runtime_error(fmt::format("no cache index at {}", path));
+  }
+  // A secondary instance keeps its own info log: a private directory, removed on close.
+  auto pattern = (std::filesystem::temp_directory_path() / "pullthrough-index-reader-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    throw std::runtime_error(fmt::format("cannot create a temporary directory in {}: {}",
+                                         std::filesystem::temp_directory_path(),
+                                         std::generic_category().message(errno)));
+  }
+  const std::filesystem::path reader_dir = pattern;
+  const auto fail = [&](const rocksdb::Status& status) {
+    std::filesystem::remove_all(reader_dir, ec);
+    throw_open_error(path, status);
+  };
+  rocksdb::Options options;
+  options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  options.max_open_files = -1;  // required by secondary instances
+  const rocksdb::ColumnFamilyOptions cf_options(options);
+  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, cf_options},
+      {"entries", cf_options},
+      {"files", cf_options},
+      {"refs", cf_options},
+      {"lru", cf_options},
+  };
+  auto handles = std::make_unique<Handles>();
+  rocksdb::DB* db = nullptr;
+  auto status = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(options), path.string(),
+                                             reader_dir.string(), families, &handles->all, &db);
+  if (!status.ok()) fail(status);
+  status = db->TryCatchUpWithPrimary();
+  std::string value;
+  const auto read = status.ok() ? db->Get(rocksdb::ReadOptions(), handles->meta(),
+                                          slice(kTotalsKey), &value)
+                                : status;
+  Totals totals;
+  if (read.ok() && value.size() == 24) {
+    totals = {decode_u64(value), decode_u64(value.substr(8)), decode_u64(value.substr(16))};
+  } else if (!read.IsNotFound()) {
+    for (auto* handle : handles->all) db->DestroyColumnFamilyHandle(handle);
+    delete db;
+    fail(read.ok() ? rocksdb::Status::Corruption("bad totals record") : read);
+  }
+  auto index = std::unique_ptr<Index>(
+      new Index(db, std::move(handles), totals, kDefaultTouchGranularity));
+  index->reader_dir_ = reader_dir;
+  return index;
+}
+
 void Index::destroy(const std::filesystem::path& path) {
   const auto status = rocksdb::DestroyDB(path.string(), rocksdb::Options());
   if (!status.ok()) {
@@ -127,12 +182,18 @@ Index::~Index() {
   // write-ahead log.
   rocksdb::FlushOptions flush;
   flush.wait = true;
-  if (auto status = db_->Flush(flush, cf_->all); !status.ok()) {
-    spdlog::warn("cache index: flush on close failed: {}", status.ToString());
+  if (reader_dir_.empty()) {
+    if (auto status = db_->Flush(flush, cf_->all); !status.ok()) {
+      spdlog::warn("cache index: flush on close failed: {}", status.ToString());
+    }
   }
   for (auto* handle : cf_->all) db_->DestroyColumnFamilyHandle(handle);
   db_->Close();
   delete db_;
+  if (!reader_dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(reader_dir_, ignored);
+  }
 }
 
 Index::Totals Index::totals() const noexcept {

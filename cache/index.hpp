@@ -63,6 +63,11 @@ public:
                                      std::chrono::seconds touch_granularity =
                                          kDefaultTouchGranularity);
 
+  // A read-only view of an index another process may have open for writing (the running proxy
+  // holds RocksDB's lock): a RocksDB secondary instance, caught up at open. Its write methods
+  // fail. Throws std::runtime_error naming `path` when there is no index there.
+  static std::unique_ptr<Index> open_reader(const std::filesystem::path& path);
+
   // Deletes the index at `path` (for --rebuild-index). Throws std::runtime_error on failure.
   static void destroy(const std::filesystem::path& path);
 
@@ -122,6 +127,7 @@ private:
 
   rocksdb::DB* db_;
   std::unique_ptr<Handles> cf_;
+  std::filesystem::path reader_dir_;  // open_reader's private directory (empty: the writer)
   std::chrono::seconds touch_granularity_;
   std::mutex write_mutex_;
   std::atomic<std::uint64_t> total_bytes_{0};

@@ -1,6 +1,8 @@
 #pragma once
 // One log line per request handled inside an intercepted connection (and per tunnel): who asked
 // for what, what came back, how big, how long, and where it was served from.
+#include <asio/ip/tcp.hpp>
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -21,6 +23,9 @@ struct AccessRecord {
 };
 
 void log_access(const AccessRecord& record);
+
+// The client of a connection as logged: "ip:port", "[v6]:port", or "?" once it is gone.
+std::string peer_text(const asio::ip::tcp::socket& socket);
 
 // The path of a request target without its query string.
 std::string path_of(std::string_view target);

@@ -2,7 +2,11 @@
 
 #include "ca/root_ca.hpp"
 #include "proxy/access_log.hpp"
+#include "proxy/metrics.hpp"
+#include "proxy/prometheus_text.hpp"
 #include "proxy/services.hpp"
+#include "proxy/setup_scripts.hpp"
+#include "proxy/status_page.hpp"
 
 #include <fmt/format.h>
 
@@ -40,6 +44,29 @@ LocalResponse answer_locally(const http::RequestHead& request, const Services& s
   if (path == "/healthz") {
     if (!services.serving) return text(503, "starting\n");
     return text(200, "ok\n");
+  }
+  if (path == "/metrics") {
+    LocalResponse r;
+    r.content_type = std::string(prometheus::kContentType);
+    r.body = render_prometheus(current_metrics(services.cache, 0), pullthrough_version());
+    return r;
+  }
+  if (path == "/") {
+    LocalResponse r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = render_status_page({.metrics = current_metrics(services.cache, 20),
+                                 .version = std::string(pullthrough_version()),
+                                 .proxy_address = std::string(request.headers.get("Host").value_or(""))});
+    r.extra_headers.add("Cache-Control", "no-store");
+    return r;
+  }
+  if (path.starts_with("/setup/")) {
+    // Host set-up scripts (scripts/setup/) defaulting to this proxy as the client reached it.
+    const auto host = request.headers.get("Host").value_or("");
+    if (!is_safe_host(host)) return text(400, "pullthrough: /setup/ needs a Host header of the form host[:port].\n");
+    auto script = render_setup_script(std::string_view(path).substr(7), host);
+    if (!script) return text(404, fmt::format("pullthrough: no set-up script '{}'. Try /setup/systemd or /setup/containerd.\n", path));
+    return text(200, std::move(*script));
   }
   return text(404, fmt::format("pullthrough: no such endpoint '{}'. Try /ca.crt or /healthz.\n", path));
 }
