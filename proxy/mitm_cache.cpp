@@ -49,6 +49,22 @@ cache::Headers replayed_headers(const http::Headers& headers) {
 
 asio::awaitable<bool> MitmSession::serve_cacheable(AccessRecord& record, const cache::RegistryRequest& classified,
                                                    const std::string& key) {
+  if (verifies_access()) {
+    switch (co_await verify_client_access(record, classified)) {
+      case Access::allowed:
+        break;
+      case Access::denied:
+        // The registry's own answer (401 with its challenge, 403, 404) goes to the client, uncached.
+        record.cache = "BYPASS";
+        co_return co_await forward(record, classified);
+      case Access::unverifiable:
+        record.cache = "BYPASS";
+        co_return co_await reply(record, 503,
+                                 "pullthrough: the registry cannot be asked whether your credentials allow this "
+                                 "repository (CACHE_AUTH_MODE=verify), so nothing is served from the cache\n",
+                                 parser_.request().keep_alive);
+    }
+  }
   auto& store = *services_.cache;
   const auto now = cache::now_timestamp();
   auto lookup = [&store, &key, now] { return store.lookup(key, now); };
@@ -154,8 +170,11 @@ asio::awaitable<bool> MitmSession::serve_hit(AccessRecord& record, cache::CacheS
   if (co_await write_all(client_, http::serialize(head))) co_return false;
   if (head_only || length == 0) co_return keep_alive;
 
-  // A whole body is re-hashed on the way out; a corrupt file is dropped and never completed.
-  const bool verify = status == 200 && entry.size > services_.cache->settings().verify_on_lookup_max_bytes;
+  // A whole body is re-hashed on the way out, the first time this process serves the file; a
+  // corrupt file is dropped and never completed.
+  auto& verified = services_.cache->verified_files();
+  const bool verify = status == 200 && entry.size > services_.cache->settings().verify_on_lookup_max_bytes &&
+                      !verified.contains(hit.reader, entry.digest);
   std::optional<cache::Sha256> hasher;
   if (verify) hasher.emplace();
   HoldbackWriter out(false);
@@ -181,6 +200,7 @@ asio::awaitable<bool> MitmSession::serve_hit(AccessRecord& record, cache::CacheS
     co_await run_blocking(services_.blocking, drop);
     co_return false;
   }
+  if (hasher) verified.insert(hit.reader, entry.digest);
   if (co_await out.release(client_)) co_return false;
   record.bytes = out.bytes_written();
   co_return keep_alive;

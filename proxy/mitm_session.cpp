@@ -5,6 +5,7 @@
 #include "proxy/forwarding.hpp"
 #include "proxy/local_endpoints.hpp"
 #include "proxy/message_io.hpp"
+#include "proxy/metrics.hpp"
 #include "proxy/services.hpp"
 
 #include <spdlog/spdlog.h>
@@ -22,14 +23,18 @@ int status_for(http::ParseError error) {
 
 }  // namespace
 
-MitmSession::MitmSession(ClientStream& client, Services& services, Deadline& deadline, SessionInfo info)
+MitmSession::MitmSession(ClientStream client, Services& services, Deadline& deadline, SessionInfo info,
+                         MirrorContext* mirror)
     : client_(client),
       services_(services),
       deadline_(deadline),
       info_(std::move(info)),
       registry_{info_.host, info_.port},
+      mirror_(mirror),
       parser_(http::Parser::Kind::request, {.max_head_bytes = services.config.max_header_bytes}),
-      upstream_(services.upstream_tls, services.resolve) {}
+      upstream_(services.upstream_tls, services.resolve) {
+  if (info_.own_listener) upstream_.refuse_endpoint(*info_.own_listener);
+}
 
 asio::awaitable<void> MitmSession::run() {
   const auto& config = services_.config;
@@ -54,6 +59,10 @@ asio::awaitable<void> MitmSession::run() {
     if (status == HeadStatus::parse_error) {
       record.error = "bad request: " + parser_.error_text();
       co_await reply(record, status_for(parser_.error()), record.error + "\n", false);
+    } else if (!mirror_) {
+      keep_going = co_await serve(record);
+    } else if (auto answered = co_await route_mirror_request(record)) {
+      keep_going = *answered;
     } else {
       keep_going = co_await serve(record);
     }
@@ -89,6 +98,8 @@ asio::awaitable<bool> MitmSession::serve(AccessRecord& record) {
 }
 
 std::optional<std::string> MitmSession::injected_authorization() const {
+  // In verify mode the client's own credentials are what is checked: never lend it ours.
+  if (verifies_access()) return std::nullopt;
   return auth::authorization_to_inject(services_.credentials, info_.host, info_.port,
                                        parser_.request().headers.contains("Authorization"));
 }
@@ -113,12 +124,24 @@ asio::awaitable<bool> MitmSession::forward(AccessRecord& record, const cache::Re
   co_return co_await reply(record, 502, "pullthrough: " + outcome.error + "\n", request.keep_alive && !has_body);
 }
 
+asio::awaitable<MitmSession::Exchange> MitmSession::exchange(const http::RequestHead& head, bool with_client_body,
+                                                             http::Parser& response) {
+  // The client's own Authorization (a docker login on the mirror) is relayed untouched; a request
+  // with a body (a push) cannot be sent twice.
+  if (mirror_ && !with_client_body && !parser_.request().headers.contains("Authorization")) {
+    co_return co_await exchange_with_token(head, response);
+  }
+  // A member, not a temporary: the coroutine keeps a reference to it.
+  co_return co_await exchange(upstream_, registry_, head, with_client_body, response);
+}
+
 asio::awaitable<MitmSession::Exchange> MitmSession::exchange(UpstreamConnection& connection, const Origin& origin,
                                                              const http::RequestHead& head, bool with_client_body,
                                                              http::Parser& response) {
   const auto& config = services_.config;
   const http::RequestHead& request = parser_.request();
   const std::string head_bytes = http::serialize(head);
+  const auto started = std::chrono::steady_clock::now();  // upstream latency, connecting included
 
   // A kept-alive upstream connection may have been closed by the server meanwhile; a request
   // without a body is then sent once more on a fresh connection.
@@ -166,7 +189,10 @@ asio::awaitable<MitmSession::Exchange> MitmSession::exchange(UpstreamConnection&
       status = co_await read_head(connection.stream(), connection.buffer(), response, ec);
     } while (status == HeadStatus::ok && response.response().status / 100 == 1);
 
-    if (status == HeadStatus::ok) co_return Exchange{.ok = true};
+    if (status == HeadStatus::ok) {
+      metrics().observe_upstream_latency(std::chrono::steady_clock::now() - started);
+      co_return Exchange{.ok = true};
+    }
     connection.close();
     if (status == HeadStatus::closed && may_retry) continue;
     co_return Exchange{.error = status == HeadStatus::parse_error ? "bad upstream response: " + response.error_text()

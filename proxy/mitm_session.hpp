@@ -1,10 +1,13 @@
 #pragma once
-// The HTTP/1.1 conversation inside an intercepted CONNECT: the client's requests, decrypted with
-// our leaf certificate, are served one after another (keep-alive), each relayed to the real
-// registry over TLS, or answered from the cache.
+// The HTTP/1.1 conversation with a registry client: the client's requests are served one after
+// another (keep-alive), each relayed to the real registry over TLS, or answered from the cache.
+// Three listeners lead here, with the same cache, credentials and policy: an intercepted CONNECT
+// and the DNS-hijack (SNI) listener (TLS with our leaf, one registry per connection), and the
+// registry-mirror listener (plain or TLS; each request names its registry, see mirror_route.hpp).
 #include "cache/cache_policy.hpp"
 #include "cache/cache_store.hpp"
 #include "cache/registry_request.hpp"
+#include "proxy/client_stream.hpp"
 #include "proxy/access_log.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/forwarding.hpp"
@@ -17,25 +20,29 @@
 #include <asio/ssl/stream.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace pt {
 
 struct Services;
+struct MirrorContext;
 
 struct SessionInfo {
   std::uint64_t id = 0;
   std::string client;    // ip:port of the client
-  std::string host;      // the CONNECT target
+  std::string host;      // the CONNECT target (SNI listener: the server name; mirror: per request)
   std::uint16_t port = 443;
+  // SNI listener: its own address. An upstream name resolving there is a DNS-hijack loop.
+  std::optional<asio::ip::tcp::endpoint> own_listener;
   std::string authority() const { return port == 443 ? host : host + ":" + std::to_string(port); }
 };
 
 class MitmSession {
 public:
-  using ClientStream = asio::ssl::stream<asio::ip::tcp::socket>;
-
-  MitmSession(ClientStream& client, Services& services, Deadline& deadline, SessionInfo info);
+  // `mirror`: set for the registry-mirror listener; it must outlive the session.
+  MitmSession(ClientStream client, Services& services, Deadline& deadline, SessionInfo info,
+              MirrorContext* mirror = nullptr);
 
   asio::awaitable<void> run();
 
@@ -56,10 +63,9 @@ private:
   // stale kept-alive connection.
   asio::awaitable<Exchange> exchange(UpstreamConnection& connection, const Origin& origin, const http::RequestHead& head,
                                      bool with_client_body, http::Parser& response);
-  asio::awaitable<Exchange> exchange(const http::RequestHead& head, bool with_client_body, http::Parser& response) {
-    // A member, not a temporary: the coroutine keeps a reference to it.
-    return exchange(upstream_, registry_, head, with_client_body, response);
-  }
+  // The same, to the registry. In mirror mode, also answers the registry's Bearer challenge with a
+  // token the proxy fetches itself (mirror_session.cpp).
+  asio::awaitable<Exchange> exchange(const http::RequestHead& head, bool with_client_body, http::Parser& response);
   // Follows blob redirects (to a CDN or storage bucket) on `redirected`, without the registry's
   // credentials. Returns the connection holding the final response.
   asio::awaitable<UpstreamConnection*> follow_redirects(AccessRecord& record, Exchange& outcome,
@@ -81,11 +87,25 @@ private:
   asio::awaitable<cache::UpstreamAnswer> revalidate(AccessRecord& record);
   std::optional<std::string> injected_authorization() const;
 
-  ClientStream& client_;
+  // CACHE_AUTH_MODE=verify (mitm_verify.cpp): cached content of this registry is served only to
+  // clients whose own credentials the registry accepts for the repository.
+  enum class Access { allowed, denied, unverifiable };
+  bool verifies_access() const;
+  asio::awaitable<Access> verify_client_access(AccessRecord& record, const cache::RegistryRequest& classified);
+
+  // Mirror mode (mirror_session.cpp): picks the registry for the request in the parser and
+  // rewrites its target and Host. nullopt: serve it; a value: it was answered here (keep going?).
+  asio::awaitable<std::optional<bool>> route_mirror_request(AccessRecord& record);
+  // Mirror mode: exchange() with the proxy's own Bearer token for the registry.
+  asio::awaitable<Exchange> exchange_with_token(const http::RequestHead& head, http::Parser& response);
+
+  ClientStream client_;
   Services& services_;
   Deadline& deadline_;
   SessionInfo info_;
-  Origin registry_;  // the CONNECT target, as an upstream origin
+  Origin registry_;  // the CONNECT target, as an upstream origin (mirror: this request's registry)
+  MirrorContext* mirror_;
+  std::string mirror_repository_;  // mirror: the repository of this request, the token's scope
   ReadBuffer buffer_;
   http::Parser parser_;
   UpstreamConnection upstream_;

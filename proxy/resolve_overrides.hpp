@@ -1,6 +1,8 @@
 #pragma once
-// Static name overrides for upstream connections (UPSTREAM_RESOLVE), like curl's --resolve: send
-// a registry's traffic to a fixed address, e.g. a mirror, a test double, or a host DNS cannot see.
+// How upstream names become addresses. Static name overrides (UPSTREAM_RESOLVE), like curl's
+// --resolve: send a registry's traffic to a fixed address, e.g. a mirror, a test double, or a host
+// DNS cannot see. For other names, the DNS servers of RESOLVERS when set (in DNS-hijack set-ups the
+// system resolver points the registries' names at the proxy itself), else the system resolver.
 #include "auth/host_pattern.hpp"
 
 #include <cstdint>
@@ -12,6 +14,8 @@
 #include <vector>
 
 namespace pt {
+
+class DnsResolver;
 
 class ResolveOverrides {
 public:
@@ -28,7 +32,10 @@ public:
   // IPv4 or IPv6 literal ("10.0.0.5", "fd00::5", "[fd00::5]"), optionally with a port
   // ("10.0.0.5:5000", "[fd00::5]:5000"). "*.suffix" matches every name ending in ".suffix", not
   // "suffix" itself. Names are case-insensitive. Throws std::invalid_argument naming the bad entry.
-  explicit ResolveOverrides(std::string_view spec);
+  // `dns` (RESOLVERS; null: the system resolver) must outlive every connection.
+  explicit ResolveOverrides(std::string_view spec, const DnsResolver* dns = nullptr);
+
+  const DnsResolver* dns() const { return dns_; }
 
   // Exact names win over wildcards; among wildcards the longest suffix wins.
   std::optional<Target> lookup(std::string_view host) const;
@@ -44,6 +51,7 @@ private:
   std::unordered_map<std::string, Target> exact_;
   std::vector<std::pair<auth::HostPattern, Target>> wildcards_;  // longest suffix first
   std::vector<std::string> entries_;
+  const DnsResolver* dns_ = nullptr;
 };
 
 }  // namespace pt

@@ -1,5 +1,6 @@
 #include "proxy/server.hpp"
 
+#include "proxy/access_log.hpp"
 #include "proxy/client_session.hpp"
 #include "proxy/deadline.hpp"
 #include "proxy/message_io.hpp"
@@ -19,7 +20,7 @@ namespace pt {
 
 using asio::ip::tcp;
 
-tcp::endpoint parse_listen_address(const std::string& text) {
+tcp::endpoint parse_listen_address(const std::string& text, std::string_view setting) {
   std::string host = "0.0.0.0";
   std::string port = text;
   if (const auto colon = text.rfind(':'); colon != std::string::npos) {
@@ -39,9 +40,32 @@ tcp::endpoint parse_listen_address(const std::string& text) {
     number = 0;
   }
   if (ec || number == 0 || number > 65535) {
-    throw std::invalid_argument(fmt::format("invalid LISTEN address '{}' (expected ip:port, e.g. 0.0.0.0:3128)", text));
+    throw std::invalid_argument(
+        fmt::format("invalid {} address '{}' (expected ip:port, e.g. 0.0.0.0:3128)", setting, text));
   }
   return {address, static_cast<unsigned short>(number)};
+}
+
+asio::awaitable<std::optional<ConnectionLimits::Ticket>> admit_connection(tcp::socket& socket, Services& services,
+                                                                         std::uint64_t session_id, bool http) {
+  if (!services.limits) co_return ConnectionLimits::Ticket{};
+  std::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) co_return std::nullopt;
+  auto admission = services.limits->admit(peer.address());
+  if (admission.verdict == ConnectionLimits::Verdict::admitted) co_return std::move(admission.ticket);
+  if (http) {
+    co_await refuse_connection(socket, services, session_id, admission.verdict);
+  } else {
+    const auto address = peer.address().to_string();
+    log_access({.session = session_id,
+                .client = peer.address().is_v6() ? fmt::format("[{}]:{}", address, peer.port())
+                                                 : fmt::format("{}:{}", address, peer.port()),
+                .host = "-", .method = "TLS", .path = "-", .cache = "LOCAL",
+                .error = ConnectionLimits::describe(admission.verdict)});
+    socket.close(ec);
+  }
+  co_return std::nullopt;
 }
 
 Server::Server(Services& services, unsigned threads) : services_(services) {
@@ -53,17 +77,28 @@ Server::Server(Services& services, unsigned threads) : services_(services) {
 Server::~Server() = default;
 
 void Server::listen(const std::string& address) {
-  const auto endpoint = parse_listen_address(address);
-  acceptor_ = std::make_unique<tcp::acceptor>(*contexts_.front());
-  std::error_code ec;
-  acceptor_->open(endpoint.protocol(), ec);
-  if (!ec) acceptor_->set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(endpoint, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::system_error(ec, fmt::format("cannot listen on {}", address));
+  listen(address, "LISTEN", [&services = services_](tcp::socket socket, std::uint64_t id) {
+    return serve_client(std::move(socket), services, id);
+  });
 }
 
-tcp::endpoint Server::local_endpoint() const { return acceptor_->local_endpoint(); }
+void Server::listen(const std::string& address, std::string setting, ConnectionHandler handler) {
+  const auto endpoint = parse_listen_address(address, setting);
+  auto listener = std::make_unique<Listener>();
+  listener->acceptor = std::make_unique<tcp::acceptor>(*contexts_.front());
+  auto& acceptor = *listener->acceptor;
+  std::error_code ec;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::system_error(ec, fmt::format("cannot listen on {} ({})", address, setting));
+  listener->setting = std::move(setting);
+  listener->handler = std::move(handler);
+  listeners_.push_back(std::move(listener));
+}
+
+tcp::endpoint Server::local_endpoint() const { return listeners_.front()->acceptor->local_endpoint(); }
 
 asio::io_context& Server::next_context() {
   auto& context = *contexts_[next_];
@@ -71,21 +106,23 @@ asio::io_context& Server::next_context() {
   return context;
 }
 
-asio::awaitable<void> Server::accept_loop() {
+// The one accept path of every listener.
+asio::awaitable<void> Server::accept_loop(Listener& listener) {
+  auto& acceptor = *listener.acceptor;
   for (;;) {
     auto& context = next_context();
-    auto [ec, socket] = co_await acceptor_->async_accept(context, nothrow_awaitable);
-    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) co_return;
+    auto [ec, socket] = co_await acceptor.async_accept(context, nothrow_awaitable);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of file descriptors, typically: back off instead of spinning.
-      spdlog::warn("accept failed: {}", ec.message());
+      spdlog::warn("accept failed ({}): {}", listener.setting, ec.message());
       asio::steady_timer pause(co_await asio::this_coro::executor, std::chrono::milliseconds(100));
       co_await pause.async_wait(nothrow_awaitable);
       continue;
     }
     const auto id = services_.next_session++;
     ++active_sessions_;
-    asio::co_spawn(context, serve_client(std::move(socket), services_, id), [this, id](std::exception_ptr error) {
+    asio::co_spawn(context, listener.handler(std::move(socket), id), [this, id](std::exception_ptr error) {
       --active_sessions_;
       if (!error) return;
       try {
@@ -114,7 +151,7 @@ asio::awaitable<void> Server::wait_for_signal() {
                std::chrono::duration_cast<std::chrono::seconds>(services_.config.shutdown_grace).count());
   services_.serving = false;
   std::error_code ignored;
-  acceptor_->close(ignored);
+  for (auto& listener : listeners_) listener->acceptor->close(ignored);
   for (auto& context : contexts_) asio::post(*context, [] { Deadline::drain_this_thread(); });
 
   // A second signal, or the end of the grace period, stops whatever is left.
@@ -141,11 +178,14 @@ int Server::run() {
     }
   };
   auto& main = *contexts_.front();
-  asio::co_spawn(main, accept_loop(), log_failure);
+  for (auto& listener : listeners_) asio::co_spawn(main, accept_loop(*listener), log_failure);
   asio::co_spawn(main, wait_for_signal(), log_failure);
   services_.serving = true;
-  spdlog::info("listening on {}:{} with {} thread(s)", local_endpoint().address().to_string(),
-               local_endpoint().port(), contexts_.size());
+  for (const auto& listener : listeners_) {
+    const auto endpoint = listener->acceptor->local_endpoint();
+    spdlog::info("listening on {}:{} ({}) with {} thread(s)", endpoint.address().to_string(), endpoint.port(),
+                 listener->setting, contexts_.size());
+  }
 
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < contexts_.size(); ++i) {

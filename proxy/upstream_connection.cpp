@@ -1,5 +1,6 @@
 #include "proxy/upstream_connection.hpp"
 
+#include "proxy/dns_resolver.hpp"
 #include "proxy/message_io.hpp"
 #include "proxy/resolve_overrides.hpp"
 #include "proxy/upstream_tls.hpp"
@@ -31,26 +32,71 @@ std::string handshake_failure(SSL* ssl, const std::error_code& ec) {
 
 }  // namespace
 
-asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host,
-                                                        std::uint16_t port, const ResolveOverrides& overrides) {
+asio::awaitable<ResolvedUpstream> resolve_upstream(const std::string& host, std::uint16_t port,
+                                                   const ResolveOverrides& overrides) {
   auto executor = co_await asio::this_coro::executor;
   std::string address = host;
   if (auto override = overrides.lookup(host)) {
     address = override->address;
     if (override->port) port = *override->port;
   }
-
+  ResolvedUpstream resolved;
   std::error_code ec;
   if (auto ip = asio::ip::make_address(address, ec); !ec) {
-    auto [connect_ec] = co_await socket.async_connect({ip, port}, nothrow_awaitable);
-    if (connect_ec) co_return fmt::format("connect to {} ({}:{}) failed: {}", host, address, port, connect_ec.message());
-  } else {
-    asio::ip::tcp::resolver resolver(executor);
-    auto [resolve_ec, endpoints] = co_await resolver.async_resolve(address, std::to_string(port), nothrow_awaitable);
-    if (resolve_ec) co_return fmt::format("cannot resolve {}: {}", address, resolve_ec.message());
-    auto [connect_ec, endpoint] = co_await asio::async_connect(socket, endpoints, nothrow_awaitable);
-    if (connect_ec) co_return fmt::format("connect to {}:{} failed: {}", host, port, connect_ec.message());
+    resolved.endpoints.emplace_back(ip, port);
+    co_return resolved;
   }
+  if (const auto* dns = overrides.dns()) {
+    auto answer = co_await dns->resolve(address);
+    if (!answer.ok()) {
+      resolved.error = fmt::format("cannot resolve {} (RESOLVERS): {}", address, answer.error);
+      co_return resolved;
+    }
+    resolved.endpoints = answer.endpoints(port);
+    co_return resolved;
+  }
+  asio::ip::tcp::resolver resolver(executor);
+  auto [resolve_ec, results] = co_await resolver.async_resolve(address, std::to_string(port), nothrow_awaitable);
+  if (resolve_ec) {
+    resolved.error = fmt::format("cannot resolve {}: {}", address, resolve_ec.message());
+    co_return resolved;
+  }
+  for (const auto& entry : results) resolved.endpoints.push_back(entry.endpoint());
+  if (resolved.endpoints.empty()) resolved.error = fmt::format("cannot resolve {}: no addresses", address);
+  co_return resolved;
+}
+
+bool reaches_listener(const asio::ip::tcp::endpoint& candidate, const asio::ip::tcp::endpoint& listener) {
+  if (candidate.port() != listener.port()) return false;
+  auto plain = [](const asio::ip::address& a) {
+    return a.is_v6() && a.to_v6().is_v4_mapped() ? asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6())) : a;
+  };
+  const auto address = plain(candidate.address());
+  const auto own = plain(listener.address());
+  if (address == own) return true;
+  return own.is_unspecified() && (address.is_loopback() || address.is_unspecified());
+}
+
+asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host,
+                                                        std::uint16_t port, const ResolveOverrides& overrides,
+                                                        std::optional<asio::ip::tcp::endpoint> refuse) {
+  auto resolved = co_await resolve_upstream(host, port, overrides);
+  if (resolved.endpoints.empty()) co_return resolved.error;
+  if (refuse) {
+    for (const auto& endpoint : resolved.endpoints) {
+      if (reaches_listener(endpoint, *refuse)) {
+        co_return fmt::format("{} resolves to this proxy's own listener {} (a DNS-hijack loop): point it at the "
+                              "real registry with UPSTREAM_RESOLVE or RESOLVERS",
+                              host, endpoint.address().to_string());
+      }
+    }
+  }
+  auto [connect_ec, endpoint] = co_await asio::async_connect(socket, resolved.endpoints, nothrow_awaitable);
+  if (connect_ec) {
+    co_return fmt::format("connect to {} ({}:{}) failed: {}", host, resolved.endpoints.front().address().to_string(),
+                          resolved.endpoints.front().port(), connect_ec.message());
+  }
+  std::error_code ec;
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
   co_return std::nullopt;
 }
@@ -60,7 +106,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(const s
   close();
   auto executor = co_await asio::this_coro::executor;
   Stream stream(executor, tls_.context());
-  if (auto failure = co_await connect_tcp(stream.next_layer(), host, port, overrides_)) {
+  if (auto failure = co_await connect_tcp(stream.next_layer(), host, port, overrides_, refuse_)) {
     co_return UpstreamFailure{.message = *failure, .unreachable = true};
   }
 

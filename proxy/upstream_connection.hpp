@@ -7,20 +7,38 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/stream.hpp>
+#include <asio/thread_pool.hpp>
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace pt {
 
 class ResolveOverrides;
 class UpstreamTls;
 
+// The one place where upstream names become addresses: UPSTREAM_RESOLVE first, then RESOLVERS if
+// set, else the system resolver.
+struct ResolvedUpstream {
+  std::vector<asio::ip::tcp::endpoint> endpoints;  // empty on failure
+  std::string error;
+};
+asio::awaitable<ResolvedUpstream> resolve_upstream(const std::string& host, std::uint16_t port,
+                                                   const ResolveOverrides& overrides);
+
+// True when connecting to `candidate` would reach `listener` itself: the same address and port, or,
+// for a listener on a wildcard address, the same port on a loopback address. The DNS-hijack
+// listener refuses such upstreams (the proxy's own resolver points the name at the proxy).
+bool reaches_listener(const asio::ip::tcp::endpoint& candidate, const asio::ip::tcp::endpoint& listener);
+
 // Connects a TCP socket to host:port, honouring UPSTREAM_RESOLVE. Returns an error message (for
-// the log and the client's 502) on failure.
+// the log and the client's 502) on failure. `refuse`: an address never to connect to (see
+// reaches_listener).
 asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host,
-                                                        std::uint16_t port, const ResolveOverrides& overrides);
+                                                        std::uint16_t port, const ResolveOverrides& overrides,
+                                                        std::optional<asio::ip::tcp::endpoint> refuse = std::nullopt);
 
 // Why an upstream connection could not be opened.
 struct UpstreamFailure {
@@ -43,6 +61,8 @@ public:
     return is_open() && host_ == host && port_ == port;
   }
   void close();
+  // Never connect to `listener` (see reaches_listener): set by the DNS-hijack listener's sessions.
+  void refuse_endpoint(asio::ip::tcp::endpoint listener) { refuse_ = listener; }
 
   Stream& stream() { return *stream_; }
   ReadBuffer& buffer() { return buffer_; }
@@ -54,6 +74,7 @@ private:
   UpstreamTls& tls_;
   const ResolveOverrides& overrides_;
   std::optional<Stream> stream_;
+  std::optional<asio::ip::tcp::endpoint> refuse_;
   ReadBuffer buffer_;
   std::string host_;
   std::uint16_t port_ = 0;

@@ -1,0 +1,45 @@
+#pragma once
+// The client side of a MitmSession, plain TCP (a registry mirror over http://) or TLS (an
+// intercepted CONNECT, the SNI listener, a mirror over https://), behind one type so the request
+// loop and the cache paths are written once. A non-owning view: the session's caller owns the
+// socket or TLS stream, as before.
+//
+// Both branches of each operation return the same type for the same completion token, so this
+// works with nothrow_awaitable and with composed operations such as asio::async_write.
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/stream.hpp>
+
+#include <utility>
+
+namespace pt {
+
+class ClientStream {
+public:
+  using Tls = asio::ssl::stream<asio::ip::tcp::socket>;
+  using executor_type = asio::ip::tcp::socket::executor_type;
+
+  ClientStream(asio::ip::tcp::socket& plain) : plain_(&plain) {}  // NOLINT: implicit on purpose
+  ClientStream(Tls& tls) : tls_(&tls) {}                          // NOLINT: implicit on purpose
+
+  executor_type get_executor() { return tls_ ? tls_->get_executor() : plain_->get_executor(); }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    if (tls_) return tls_->async_read_some(buffers, std::forward<Token>(token));
+    return plain_->async_read_some(buffers, std::forward<Token>(token));
+  }
+
+  template <class ConstBuffers, class Token>
+  auto async_write_some(const ConstBuffers& buffers, Token&& token) {
+    if (tls_) return tls_->async_write_some(buffers, std::forward<Token>(token));
+    return plain_->async_write_some(buffers, std::forward<Token>(token));
+  }
+
+  bool is_tls() const { return tls_ != nullptr; }
+
+private:
+  asio::ip::tcp::socket* plain_ = nullptr;
+  Tls* tls_ = nullptr;
+};
+
+}  // namespace pt

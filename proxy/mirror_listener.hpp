@@ -1,0 +1,38 @@
+#pragma once
+// The registry-mirror listener (MIRROR_LISTEN): clients configured with the proxy as a registry
+// mirror (containerd hosts.toml, docker's registry-mirrors, skopeo docker://mirror:port/...) talk
+// to it as to a registry, over plain HTTP or TLS (MIRROR_TLS_CERT/KEY). Each request is served by a
+// MitmSession in mirror mode: same cache, credentials and policy as an intercepted CONNECT.
+#include "proxy/mirror_context.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+
+#include <cstdint>
+#include <memory>
+
+namespace pt {
+
+struct Config;
+struct Services;
+
+class MirrorListener {
+public:
+  // Throws std::invalid_argument / std::runtime_error (fatal at start-up) for a bad
+  // MIRROR_UPSTREAM or an unreadable MIRROR_TLS_CERT/KEY, naming the setting.
+  MirrorListener(Services& services, const Config& config);
+
+  // Serves one accepted connection; one coroutine per connection, like serve_client.
+  asio::awaitable<void> serve(asio::ip::tcp::socket socket, std::uint64_t session_id);
+
+  bool uses_tls() const { return tls_ != nullptr; }
+  const MirrorRegistry& default_registry() const { return context_.default_registry; }
+
+private:
+  Services& services_;
+  std::unique_ptr<asio::ssl::context> tls_;
+  MirrorContext context_;
+};
+
+}  // namespace pt
