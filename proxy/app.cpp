@@ -1,6 +1,8 @@
 #include "proxy/app.hpp"
 
+#include "auth/access_verdicts.hpp"
 #include "auth/auth_registries.hpp"
+#include "auth/cache_auth_mode.hpp"
 #include "auth/cidr_list.hpp"
 #include "auth/connect_policy.hpp"
 #include "auth/proxy_authenticator.hpp"
@@ -10,10 +12,14 @@
 #include "cache/cache_store.hpp"
 #include "cache/manifest_cache_policy.hpp"
 #include "common/units.hpp"
+#include "proxy/dns_resolver.hpp"
+#include "proxy/mirror_listener.hpp"
 #include "proxy/connection_limits.hpp"
 #include "proxy/resolve_overrides.hpp"
 #include "proxy/server.hpp"
 #include "proxy/services.hpp"
+#include "proxy/sni_listener.hpp"
+#include "proxy/upstream_connection.hpp"
 #include "proxy/upstream_tls.hpp"
 
 #include <asio/co_spawn.hpp>
@@ -43,6 +49,7 @@ std::unique_ptr<cache::CacheStore> open_cache(const Config& c) {
   settings.directory = c.cache_dir;
   settings.max_bytes = c.cache_max_bytes;
   settings.max_inactive = std::chrono::duration_cast<std::chrono::seconds>(c.cache_inactive);
+  settings.rebuild_index = c.rebuild_index;
   auto store = cache::CacheStore::open(settings);
   spdlog::info("cache {}: {} in {} file(s), cap {}", c.cache_dir.string(),
                format_size(store->index().total_bytes()), store->index().file_count(), format_size(c.cache_max_bytes));
@@ -90,6 +97,13 @@ auth::ConnectPolicy connect_policy(const Config& c, const auth::RegistryMatcher&
   return std::move(*policy.value);
 }
 
+auth::CacheAuthModes cache_auth_modes(const Config& c) {
+  auto modes = auth::CacheAuthModes::parse(c.cache_auth_mode);
+  if (!modes) throw std::invalid_argument("CACHE_AUTH_MODE: " + modes.error);
+  spdlog::info("cached content served: {}", modes->describe());
+  return std::move(*modes.value);
+}
+
 std::unique_ptr<auth::ProxyAuthenticator> proxy_authenticator(const Config& c) {
   if (c.proxy_auth_file.empty()) return nullptr;
   auto users = auth::Htpasswd::load(c.proxy_auth_file);
@@ -105,12 +119,21 @@ int run_proxy(const Config& config) {
                                                        config.auth_registry_delimiter);
   // A registry we hold credentials for is one the user wants intercepted.
   for (const auto& credential : credentials.all()) registries.add_host(credential.host, credential.port);
-  ResolveOverrides resolve(config.upstream_resolve);
+  std::unique_ptr<DnsResolver> dns;
+  if (!config.resolvers.empty()) {
+    dns = std::make_unique<DnsResolver>(config.resolvers);
+    std::vector<std::string> servers;
+    for (const auto& server : dns->servers()) servers.push_back(to_string(server));
+    spdlog::info("upstream names resolve through RESOLVERS {} (after UPSTREAM_RESOLVE)", fmt::join(servers, " "));
+  }
+  ResolveOverrides resolve(config.upstream_resolve, dns.get());
   UpstreamTls upstream_tls(config.verify_ssl, config.upstream_ca_bundle);
   const auto policy = manifest_policy(config);
   auto limits = connection_limits(config);
   const auto tunnels = connect_policy(config, registries);
   auto proxy_auth = proxy_authenticator(config);
+  const auto cache_auth = cache_auth_modes(config);
+  auth::AccessVerdicts verdicts;
 
   const auto root_ca = ca::RootCa::load_or_create(config.ca_dir);
   spdlog::info("root CA {} ({}): {}", root_ca.created() ? "created" : "loaded", config.ca_dir.string(),
@@ -136,9 +159,29 @@ int run_proxy(const Config& config) {
       .limits = &limits,
       .proxy_auth = proxy_auth.get(),
       .connect_policy = &tunnels,
+      .cache_auth = &cache_auth,
+      .verdicts = &verdicts,
   };
   Server server(services, config.threads);
   server.listen(config.listen);
+  std::unique_ptr<MirrorListener> mirror;
+  if (!config.mirror_listen.empty()) {
+    mirror = std::make_unique<MirrorListener>(services, config);
+    server.listen(config.mirror_listen, "MIRROR_LISTEN", [&mirror = *mirror](asio::ip::tcp::socket socket, std::uint64_t id) {
+      return mirror.serve(std::move(socket), id);
+    });
+    spdlog::info("registry mirror ({}): requests without ?ns= go to {}", mirror->uses_tls() ? "https" : "http",
+                 mirror->default_registry().authority());
+  }
+  if (!config.intercept_listen.empty()) {
+    server.listen(config.intercept_listen, "INTERCEPT_LISTEN", [&services](asio::ip::tcp::socket socket, std::uint64_t id) {
+      return serve_sni_client(std::move(socket), services, id);
+    });
+    if (config.resolvers.empty()) {
+      spdlog::info("INTERCEPT_LISTEN without RESOLVERS: upstream names the system resolver gives as this listener "
+                   "are refused (a DNS-hijack loop); set UPSTREAM_RESOLVE or RESOLVERS");
+    }
+  }
   spdlog::info("intercepting {}", fmt::join(registries.entries(), " "));
   for (const auto& credential : credentials.all()) spdlog::info("credentials for {}", credential.describe());
   const int code = server.run();

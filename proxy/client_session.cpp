@@ -7,6 +7,7 @@
 #include "ca/leaf_context_cache.hpp"
 #include "common/run_blocking.hpp"
 #include "proxy/access_log.hpp"
+#include "proxy/admin_api.hpp"
 #include "proxy/connection_limits.hpp"
 #include "proxy/local_endpoints.hpp"
 #include "proxy/message_io.hpp"
@@ -25,21 +26,13 @@ namespace {
 
 using asio::ip::tcp;
 
-std::string endpoint_text(const tcp::socket& socket) {
-  std::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  if (ec) return "?";
-  return ep.address().is_v6() ? fmt::format("[{}]:{}", ep.address().to_string(), ep.port())
-                              : fmt::format("{}:{}", ep.address().to_string(), ep.port());
-}
-
 class ClientSession {
 public:
   ClientSession(tcp::socket socket, Services& services, std::uint64_t id)
       : socket_(std::move(socket)),
         services_(services),
         id_(id),
-        client_(endpoint_text(socket_)),
+        client_(peer_text(socket_)),
         parser_(http::Parser::Kind::request, {.max_head_bytes = services.config.max_header_bytes}) {}
 
   asio::awaitable<void> run() {
@@ -102,7 +95,9 @@ private:
   asio::awaitable<bool> answer_local() {
     const auto& request = parser_.request();
     const auto started = std::chrono::steady_clock::now();
-    const auto response = answer_locally(request, services_);
+    std::error_code no_peer;  // (then the unspecified address: never loopback, so refused)
+    auto admin = co_await answer_admin(request, services_, socket_.remote_endpoint(no_peer).address());
+    const auto response = admin ? std::move(*admin) : answer_locally(request, services_);
     // A request body (none is expected here) would be misread as the next request.
     const bool keep_alive = request.keep_alive && request.framing == http::BodyFraming::none;
     auto ec = co_await write_all(socket_, render(response, keep_alive, request.method == "HEAD"));
@@ -279,7 +274,7 @@ asio::awaitable<void> refuse_connection(tcp::socket& socket, Services& services,
                                         ConnectionLimits::Verdict verdict) {
   const int status = ConnectionLimits::status_for(verdict);
   const std::string why = ConnectionLimits::describe(verdict);
-  log_access({.session = session_id, .client = endpoint_text(socket), .host = "-", .method = "-", .path = "-",
+  log_access({.session = session_id, .client = peer_text(socket), .host = "-", .method = "-", .path = "-",
               .status = status, .cache = "LOCAL", .error = why});
   LocalResponse response;
   response.status = status;

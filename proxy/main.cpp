@@ -1,15 +1,20 @@
 // pullthrough: a caching MITM proxy for container registries. See README.md.
 #include "common/logging.hpp"
+#include "dockersock/docker_socket.hpp"
 #include "proxy/app.hpp"
+#include "proxy/cache_cli.hpp"
 #include "proxy/config.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <csignal>
 #include <cstdio>
+#include <string_view>
 
 int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
+  if (argc > 1 && std::string_view(argv[1]) == "docker-socket") return pt::dockersock::run(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "cache") return pt::run_cache_cli(argc - 1, argv + 1);
   auto parsed = pt::parse_command_line(argc, argv);
   if (!parsed.config) {
     std::fputs(parsed.message.c_str(), parsed.exit_code == 0 ? stdout : stderr);

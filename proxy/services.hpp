@@ -23,6 +23,8 @@ class RegistryMatcher;
 class CredentialStore;
 class ConnectPolicy;
 class ProxyAuthenticator;
+class CacheAuthModes;
+class AccessVerdicts;
 }  // namespace auth
 class UpstreamTls;
 class ConnectionLimits;
@@ -42,6 +44,8 @@ struct Services {
   ConnectionLimits* limits = nullptr;                   // ALLOWED_CLIENTS, MAX_CONNECTIONS*
   auth::ProxyAuthenticator* proxy_auth = nullptr;       // PROXY_AUTH_FILE
   const auth::ConnectPolicy* connect_policy = nullptr;  // ALLOWED_CONNECT
+  const auth::CacheAuthModes* cache_auth = nullptr;     // CACHE_AUTH_MODE (null: shared)
+  auth::AccessVerdicts* verdicts = nullptr;             // remembered verify-mode acceptances
 
   std::atomic<std::uint64_t> next_session{1};
   std::atomic<bool> serving{false};
