@@ -50,10 +50,22 @@ std::uint64_t decode_u64(std::string_view in) {
   if (status.IsCorruption()) {
     throw std::runtime_error(fmt::format(
         "cache index {} is corrupt ({}); restart with --rebuild-index to start a fresh index "
-        "(the cached content is discarded and fetched again)",
+        "(blob files that still match their digests are kept; manifests are fetched again)",
         path, status.ToString()));
   }
   throw std::runtime_error(fmt::format("cannot open cache index {}: {}", path, status.ToString()));
+}
+
+// The index's column families (the default one holds the totals), all with the same options.
+std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Options& options) {
+  const rocksdb::ColumnFamilyOptions cf_options(options);
+  return {
+      {rocksdb::kDefaultColumnFamilyName, cf_options},
+      {"entries", cf_options},
+      {"files", cf_options},
+      {"refs", cf_options},
+      {"lru", cf_options},
+  };
 }
 
 }  // namespace
@@ -85,14 +97,7 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& path,
   // Replayed data stays in memory after a crash instead of being flushed before open returns.
   options.avoid_flush_during_recovery = true;
 
-  const rocksdb::ColumnFamilyOptions cf_options(options);
-  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, cf_options},
-      {"entries", cf_options},
-      {"files", cf_options},
-      {"refs", cf_options},
-      {"lru", cf_options},
-  };
+  const auto families = column_families(options);
   auto handles = std::make_unique<Handles>();
   rocksdb::DB* db = nullptr;
   const auto status =
@@ -132,14 +137,7 @@ std::unique_ptr<Index> Index::open_reader(const std::filesystem::path& path) {
   rocksdb::Options options;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   options.max_open_files = -1;  // required by secondary instances
-  const rocksdb::ColumnFamilyOptions cf_options(options);
-  const std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, cf_options},
-      {"entries", cf_options},
-      {"files", cf_options},
-      {"refs", cf_options},
-      {"lru", cf_options},
-  };
+  const auto families = column_families(options);
   auto handles = std::make_unique<Handles>();
   rocksdb::DB* db = nullptr;
   auto status = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(options), path.string(),

@@ -254,18 +254,8 @@ private:
 }  // namespace
 
 asio::awaitable<void> serve_client(tcp::socket socket, Services& services, std::uint64_t session_id) {
-  ConnectionLimits::Ticket ticket;
-  if (services.limits) {
-    std::error_code ec;
-    const auto peer = socket.remote_endpoint(ec);
-    if (ec) co_return;
-    auto admission = services.limits->admit(peer.address());
-    if (admission.verdict != ConnectionLimits::Verdict::admitted) {
-      co_await refuse_connection(socket, services, session_id, admission.verdict);
-      co_return;
-    }
-    ticket = std::move(admission.ticket);
-  }
+  const auto ticket = co_await admit_connection(socket, services, session_id, true);
+  if (!ticket) co_return;
   ClientSession session(std::move(socket), services, session_id);
   co_await session.run();
 }

@@ -57,11 +57,7 @@ asio::awaitable<std::optional<ConnectionLimits::Ticket>> admit_connection(tcp::s
   if (http) {
     co_await refuse_connection(socket, services, session_id, admission.verdict);
   } else {
-    const auto address = peer.address().to_string();
-    log_access({.session = session_id,
-                .client = peer.address().is_v6() ? fmt::format("[{}]:{}", address, peer.port())
-                                                 : fmt::format("{}:{}", address, peer.port()),
-                .host = "-", .method = "TLS", .path = "-", .cache = "LOCAL",
+    log_access({.session = session_id, .client = peer_text(socket), .host = "-", .method = "TLS", .path = "-", .cache = "LOCAL",
                 .error = ConnectionLimits::describe(admission.verdict)});
     socket.close(ec);
   }

@@ -25,8 +25,8 @@ struct Services;
 // "0.0.0.0:3128", "[::]:3128", ":3128" or "3128". Throws std::invalid_argument naming `setting`.
 asio::ip::tcp::endpoint parse_listen_address(const std::string& text, std::string_view setting = "LISTEN");
 
-// ALLOWED_CLIENTS and the connection limits, for the mirror and SNI listeners' connections (the
-// forward proxy's serve_client applies them itself). Returns the ticket to hold for the
+// ALLOWED_CLIENTS and the connection limits, for every listener's connections, before a byte is
+// read. Returns the ticket to hold for the
 // connection's life, or nullopt after refusing it: with an HTTP error when `http`, else (TLS
 // listeners) by closing it. Always admits when services.limits is null.
 asio::awaitable<std::optional<ConnectionLimits::Ticket>> admit_connection(asio::ip::tcp::socket& socket,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # 1,000 concurrent client connections through CONNECT + TLS, half pulling an image (digests
 # checked), half sending HEAD storms, all open at once; twice. No errors, and afterwards no growth:
-# the proxy's file descriptors return to where they were, and its memory after the second round
+# the proxy's sockets return to where they were, and its memory after the second round
 # is not above the first (a leak would grow with every round). Bounded: ~1 minute.
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
@@ -11,14 +11,16 @@ require_proxy_bin
 ulimit -n 16384 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge 4096 ] || skip "needs 4096 file descriptors (ulimit -n is $(ulimit -n))"
 start_standard_registry
-start_proxy "${STD_PROXY_ENV[@]}" MAX_CONNECTIONS=5000
+# (HEADER_TIMEOUT: the first connections wait for the last ones to open before they send a request)
+start_proxy "${STD_PROXY_ENV[@]}" MAX_CONNECTIONS=5000 HEADER_TIMEOUT=90s
 proxy_pull "$IMAGE" "$T/warm" --src-creds "$RCREDS" >/dev/null # the cache holds the image
 # ... and the tag under the Accept variant the HEAD storm uses.
 pcurl -u "$RCREDS" -H "Accept: application/vnd.docker.distribution.manifest.v2+json" -o /dev/null \
   "https://registry.test:$RPORT/v2/library/app/manifests/1.0"
 blob_args=()
 for b in $(image_blobs "$SEED_DIR_APP"); do blob_args+=(--blob "$b"); done
-fds() { find "/proc/$PROXY_PID/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+# Sockets only: RocksDB may open table and log files of its own as the index is written.
+fds() { find "/proc/$PROXY_PID/fd" -mindepth 1 -maxdepth 1 -lname 'socket:*' | wc -l; }
 rss_kb() { awk '/^VmRSS/{print $2}' "/proc/$PROXY_PID/status"; }
 sleep 1
 fds_before=$(fds)
@@ -46,11 +48,13 @@ sleep 2
 rss_2=$(rss_kb)
 fds_2=$(fds)
 log "after round 1: $fds_1 fds, $rss_1 kB; after round 2: $fds_2 fds, $rss_2 kB"
-[ "$fds_1" -le $((fds_before + 4)) ] || fail "file descriptors grew: $fds_before before, $fds_1 after round 1"
-[ "$fds_2" -le $((fds_before + 4)) ] || fail "file descriptors grew: $fds_before before, $fds_2 after round 2"
-ok "file descriptors back to $fds_before (+-4) after each round"
-[ "$rss_2" -le $((rss_1 + rss_1 / 10 + 8192)) ] || fail "memory grew from round 1 to round 2: $rss_1 -> $rss_2 kB"
-ok "memory after round 2 ($rss_2 kB) not above round 1 ($rss_1 kB) by more than 10%"
+[ "$fds_1" -le $((fds_before + 4)) ] || fail "sockets grew: $fds_before before, $fds_1 after round 1"
+[ "$fds_2" -le $((fds_before + 4)) ] || fail "sockets grew: $fds_before before, $fds_2 after round 2"
+ok "sockets back to $fds_before (+-4) after each round"
+# (allocator arenas settle differently from run to run: a leak of 1,000 connections' worth per
+# round would be tens of MB, well above this margin)
+[ "$rss_2" -le $((rss_1 + rss_1 / 5 + 16384)) ] || fail "memory grew from round 1 to round 2: $rss_1 -> $rss_2 kB"
+ok "memory after round 2 ($rss_2 kB) not above round 1 ($rss_1 kB) by more than 20% + 16 MB"
 assert_log_not_contains 'ended with an exception'
 assert_proxy_alive
 finish
