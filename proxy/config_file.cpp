@@ -71,7 +71,7 @@ RawSettings parse_json(std::string_view text) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors, and numbers out of range (found by fuzzing)
     throw FileError{fmt::format("not valid JSON: {}", e.what())};
   }
   if (!doc.is_object()) throw FileError{"the top level must be an object of settings"};

@@ -60,9 +60,6 @@ void check_settings(const pt::ConfigFileResult& result, const std::string& origi
   }
 }
 
-  return false;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t size) {

@@ -284,3 +284,9 @@ TEST_CASE("--config: a bad value the environment overrides is not an error") {
   REQUIRE(r.config);
   CHECK(r.config->cache_max_bytes == 1ull << 30);
 }
+
+TEST_CASE("config file: a JSON number out of range is an error, not a crash") {
+  const auto r = parse(R"({"THREADS": 55.2550e2550})", "proxy.json");
+  CHECK(r.settings.empty());
+  CHECK(r.error.find("not valid JSON") != std::string::npos);
+}
