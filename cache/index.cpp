@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 
+#include <array>
 #include <cerrno>
 #include <stdexcept>
 
@@ -54,6 +55,18 @@ std::uint64_t decode_u64(std::string_view in) {
         path, status.ToString()));
   }
   throw std::runtime_error(fmt::format("cannot open cache index {}: {}", path, status.ToString()));
+}
+
+// The totals record (bytes, files, entries): zeros for a new index (none stored yet); a record of
+// the wrong size is corruption.
+rocksdb::Status read_totals(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* meta, std::array<std::uint64_t, 3>& out) {
+  std::string value;
+  const auto read = db->Get(rocksdb::ReadOptions(), meta, slice(kTotalsKey), &value);
+  if (read.IsNotFound()) return rocksdb::Status::OK();
+  if (!read.ok()) return read;
+  if (value.size() != 24) return rocksdb::Status::Corruption("bad totals record");
+  out = {decode_u64(value), decode_u64(value.substr(8)), decode_u64(value.substr(16))};
+  return read;
 }
 
 // The index's column families (the default one holds the totals), all with the same options.
@@ -104,16 +117,14 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& path,
       rocksdb::DB::Open(rocksdb::DBOptions(options), path.string(), families, &handles->all, &db);
   if (!status.ok()) throw_open_error(path, status);
 
-  std::string value;
-  const auto read = db->Get(rocksdb::ReadOptions(), handles->meta(), slice(kTotalsKey), &value);
-  Totals totals;
-  if (read.ok() && value.size() == 24) {
-    totals = {decode_u64(value), decode_u64(value.substr(8)), decode_u64(value.substr(16))};
-  } else if (!read.IsNotFound()) {
+  std::array<std::uint64_t, 3> counts{};
+  const auto read = read_totals(db, handles->meta(), counts);
+  if (!read.ok()) {
     for (auto* handle : handles->all) db->DestroyColumnFamilyHandle(handle);
     delete db;
-    throw_open_error(path, read.ok() ? rocksdb::Status::Corruption("bad totals record") : read);
+    throw_open_error(path, read);
   }
+  const Totals totals{counts[0], counts[1], counts[2]};
   return std::unique_ptr<Index>(new Index(db, std::move(handles), totals, touch_granularity));
 }
 
@@ -144,18 +155,14 @@ std::unique_ptr<Index> Index::open_reader(const std::filesystem::path& path) {
                                              reader_dir.string(), families, &handles->all, &db);
   if (!status.ok()) fail(status);
   status = db->TryCatchUpWithPrimary();
-  std::string value;
-  const auto read = status.ok() ? db->Get(rocksdb::ReadOptions(), handles->meta(),
-                                          slice(kTotalsKey), &value)
-                                : status;
-  Totals totals;
-  if (read.ok() && value.size() == 24) {
-    totals = {decode_u64(value), decode_u64(value.substr(8)), decode_u64(value.substr(16))};
-  } else if (!read.IsNotFound()) {
+  std::array<std::uint64_t, 3> counts{};
+  const auto read = status.ok() ? read_totals(db, handles->meta(), counts) : status;
+  if (!read.ok()) {
     for (auto* handle : handles->all) db->DestroyColumnFamilyHandle(handle);
     delete db;
-    fail(read.ok() ? rocksdb::Status::Corruption("bad totals record") : read);
+    fail(read);
   }
+  const Totals totals{counts[0], counts[1], counts[2]};
   auto index = std::unique_ptr<Index>(
       new Index(db, std::move(handles), totals, kDefaultTouchGranularity));
   index->reader_dir_ = reader_dir;
