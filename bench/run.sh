@@ -34,6 +34,8 @@
 #                          go to RESULTS/profile/*.txt (profiled runs are not in the table)
 #   BENCH_RESULTS          results directory
 #   PULLTHROUGH_BIN        proxy binary to copy (default build/pullthrough)
+#   BENCH_ONLY="storm idle" run only these sections (pulls throughput storm conc idle); the
+#                          report marks the others "not measured" (for iterating on one target)
 #   KEEP=1                 keep the temp dir (logs of every component)
 set -euo pipefail
 
@@ -66,6 +68,8 @@ SKIP_SQUID=${BENCH_SKIP_SQUID:-0}
 RESULTS_DIR=${BENCH_RESULTS:-$d_results}
 PROFILE=${BENCH_PROFILE:-0}
 UPSTREAM_MBIT=${BENCH_UPSTREAM_MBIT:-0}
+ONLY=${BENCH_ONLY:-}
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; } # SECTION -> is it measured in this run?
 
 for c in skopeo docker-registry nginx curl openssl /usr/bin/python3; do
   command -v "$c" >/dev/null 2>&1 || { echo "bench: '$c' missing (scripts/install-deps.sh)" >&2; exit 1; }
@@ -160,7 +164,7 @@ meta commit "$(git -C "$BENCH_REPO" rev-parse --short HEAD 2>/dev/null || echo ?
 meta binary "$(sha256sum "$PULLTHROUGH_BIN" | cut -c1-12) ($(stat -c %y "$SRC_BIN" | cut -d. -f1))"
 meta cpus "$(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 meta loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
-meta settings "reps=$REPS big=${BIG_MB}MiB many=${MANY_LAYERS}x${MANY_KB}KiB stream=${STREAM_MB}MiB storm=${STORM_REPS}x${STORM_SECONDS}s (keep-alive conns=$STORM_CONNS, handshake threads=$HS_CONNS) conc=${CONC_CLIENTS} clients x ${CONC_REPS} idle=$IDLE_CONNS quick=$QUICK"
+meta settings "reps=$REPS big=${BIG_MB}MiB many=${MANY_LAYERS}x${MANY_KB}KiB stream=${STREAM_MB}MiB storm=${STORM_REPS}x${STORM_SECONDS}s (keep-alive conns=$STORM_CONNS, handshake threads=$HS_CONNS) conc=${CONC_CLIENTS} clients x ${CONC_REPS} idle=$IDLE_CONNS quick=$QUICK${ONLY:+ only=$ONLY}"
 meta tools "skopeo $(skopeo --version | awk '{print $3}'), curl $(curl --version | awk 'NR==1{print $2}'), nginx $(nginx -v 2>&1 | cut -d/ -f2), $(squid -v 2>/dev/null | awk 'NR==1{print "squid " $4}')"
 
 make_test_pki "$T/pki"
@@ -331,6 +335,7 @@ server_pid() { # SYSTEM -> pid of the proxy process (empty for direct)
 }
 
 SYSTEMS=(direct pullthrough)
+if want pulls; then
 [ "$SKIP_SQUID" = 1 ] || { SYSTEMS+=(squid); squid_setup; }
 
 log "== 1/2: cold and warm pulls ($REPS repetitions, systems interleaved)"
@@ -369,9 +374,11 @@ if [ "$PROFILE" = 1 ]; then
   timed_pull pullthrough big "$T/out" >/dev/null
   perf_stop pull-warm-big
 fi
+fi # pulls
 
 # ---------------------------------------------------------------- throughput and streaming RSS
 
+if want throughput; then
 log "== 3: cache-hit throughput of a ${STREAM_MB} MiB blob"
 NGINX_PORT=$(free_port 127.0.0.1)
 start_nginx_tls bench 127.0.0.1 "$NGINX_PORT" "$T/www"
@@ -401,10 +408,13 @@ if [ "$PROFILE" = 1 ]; then
   perf_stop hit-transfer
 fi
 log "throughput: $(grep -P '^hit_Bps' "$RAW" | awk '{printf "%s=%.0fMB/s ", $2, $3 / 1e6}')"
+fi # throughput
 
 # ---------------------------------------------------------------- HEAD storm
 
+if want storm; then
 log "== 4: manifest HEAD storm"
+[ -n "$PROXY_PID" ] || pt_fresh
 MANIFEST_PATH=/v2/bench/many/manifests/1
 lg_set() { # the loadgen command line for the current proxy (its port changes on every restart)
   lg=("$LOADGEN" --proxy "127.0.0.1:$PROXY_PORT" --target "registry.test:$UPORT" --cafile "$PROXY_CA_CRT"
@@ -446,9 +456,11 @@ if [ "$PROFILE" = 1 ]; then
     perf_stop "storm-$mode"
   done
 fi
+fi # storm
 
 # ---------------------------------------------------------------- concurrency
 
+if want conc; then
 log "== 5: $CONC_CLIENTS clients pulling the same cold image at once"
 CONC_IMG=many
 conc_blobs=$(image_blobs "${IMAGE_DIR[bench/$CONC_IMG:1]}")
@@ -498,9 +510,11 @@ for rep in $(seq 1 "$CONC_REPS"); do
   log "concurrency rep $rep: $(grep -P '^conc_(one_)?wall' "$RAW" | tail -4 | tr '\t\n' ' ')"
 done
 rm -rf "$T/conc"
+fi # conc
 
 # ---------------------------------------------------------------- idle connections
 
+if want idle; then
 log "== 6: RSS with $IDLE_CONNS idle client connections"
 lg_set
 rec idle_before_rss_kb pullthrough "$(proc_status_kb "$PROXY_PID" VmRSS)"
@@ -521,6 +535,7 @@ rec idle_conns_failed pullthrough "$(awk '/^ready/{print $4}' "$T/idle.out")"
 exec 7>&-
 wait_pids "$IDLE_PID" || true
 log "idle: $(cat "$T/idle.out")"
+fi # idle
 
 # ---------------------------------------------------------------- report
 
