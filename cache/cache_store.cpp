@@ -92,9 +92,20 @@ std::optional<CacheStore::Hit> CacheStore::lookup(std::string_view key, Timestam
     drop_corrupt(entry->digest);
     return std::nullopt;
   }
-  if (auto error = index_->touch(key, now)) {
+  if (auto error = index_->touch(*entry, now)) {
     spdlog::debug("cache: cannot record access to {}: {}", key, error.message());
   }
+  return Hit{std::move(*entry), std::move(*reader)};
+}
+
+std::optional<CacheStore::Hit> CacheStore::lookup_memoized(std::string_view key, Timestamp now) {
+  auto entry = index_->get_memoized(key);
+  if (!entry || index_->access_due(*entry, now)) return std::nullopt;
+  std::error_code ec;
+  auto reader = blobs_.open(entry->digest, ec);
+  if (!reader || reader->size() != entry->size) return std::nullopt;  // lookup() sorts it out
+  const bool small = entry->size <= settings_.verify_on_lookup_max_bytes;
+  if (small && !verified_.contains(*reader, entry->digest)) return std::nullopt;
   return Hit{std::move(*entry), std::move(*reader)};
 }
 

@@ -82,6 +82,12 @@ public:
   // is missing, of the wrong size or (when small) not matching its digest is dropped: nullopt.
   std::optional<Hit> lookup(std::string_view key, Timestamp now);
 
+  // The same hit when it needs nothing but memory and one open(): the entry is in the index's
+  // memo, its access is recorded recently enough, and its file has the entry's size and (for a
+  // small one) was verified in this process. Meant for the I/O threads, so that a hot manifest
+  // costs no hop to the blocking pool. nullopt means "call lookup()", not "not cached".
+  std::optional<Hit> lookup_memoized(std::string_view key, Timestamp now);
+
   // Makes a completed fill durable and indexes it under its key, then evicts down to the size
   // cap. The fill leaves the registry whatever the outcome. Fails with too_large for a blob bigger
   // than the whole cache (it is then served but not kept).

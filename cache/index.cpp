@@ -125,7 +125,7 @@ std::unique_ptr<Index> Index::open(const std::filesystem::path& path,
     throw_open_error(path, read);
   }
   const Totals totals{counts[0], counts[1], counts[2]};
-  return std::unique_ptr<Index>(new Index(db, std::move(handles), totals, touch_granularity));
+  return std::unique_ptr<Index>(new Index(db, std::move(handles), totals, touch_granularity, kMemoCapacity));
 }
 
 std::unique_ptr<Index> Index::open_reader(const std::filesystem::path& path) {
@@ -164,7 +164,7 @@ std::unique_ptr<Index> Index::open_reader(const std::filesystem::path& path) {
   }
   const Totals totals{counts[0], counts[1], counts[2]};
   auto index = std::unique_ptr<Index>(
-      new Index(db, std::move(handles), totals, kDefaultTouchGranularity));
+      new Index(db, std::move(handles), totals, kDefaultTouchGranularity, 0));
   index->reader_dir_ = reader_dir;
   return index;
 }
@@ -178,8 +178,8 @@ void Index::destroy(const std::filesystem::path& path) {
 }
 
 Index::Index(rocksdb::DB* db, std::unique_ptr<Handles> handles, Totals totals,
-             std::chrono::seconds touch_granularity)
-    : db_(db), cf_(std::move(handles)), touch_granularity_(touch_granularity),
+             std::chrono::seconds touch_granularity, std::size_t memo_capacity)
+    : db_(db), cf_(std::move(handles)), touch_granularity_(touch_granularity), memo_(memo_capacity),
       total_bytes_(totals.bytes), file_count_(totals.files), entry_count_(totals.entries) {}
 
 Index::~Index() {
@@ -206,11 +206,15 @@ Index::Totals Index::totals() const noexcept {
 }
 
 std::optional<IndexEntry> Index::read_entry(std::string_view key) const {
+  if (auto memoized = memo_.find(key)) return memoized;
+  const auto generation = memo_.generation();
   std::string value;
   if (!db_->Get(rocksdb::ReadOptions(), cf_->entries(), slice(key), &value).ok()) {
     return std::nullopt;
   }
-  return decode_entry(key, value);
+  auto entry = decode_entry(key, value);
+  if (entry) memo_.remember(*entry, generation);
+  return entry;
 }
 
 std::optional<IndexEntry> Index::get(std::string_view key) const {
@@ -219,6 +223,7 @@ std::optional<IndexEntry> Index::get(std::string_view key) const {
   const auto record = file(entry->digest);
   if (!record) return std::nullopt;  // racing with the file's removal: as good as gone
   entry->last_access = record->last_access;
+  memo_.note_access(key, record->last_access);
   return entry;
 }
 
@@ -293,27 +298,30 @@ IndexChange Index::put(const IndexEntry& entry) {
     release_reference(batch, previous->digest, entry.key, totals, change);
   }
   change.error = commit(batch, totals);
+  memo_.forget(entry.key);
   if (change.error) change.released_file.reset();
   return change;
 }
 
-std::error_code Index::touch(std::string_view key, Timestamp now) {
-  const auto is_recent = [&](const std::optional<FileRecord>& record) {
-    return !record || now - record->last_access < touch_granularity_;
-  };
-  const auto entry = read_entry(key);
-  if (!entry || is_recent(file(entry->digest))) return {};  // the common, write-free path
+std::error_code Index::touch(const IndexEntry& entry, Timestamp now) {
+  if (!access_due(entry, now)) return {};  // the common path: no read, no write
 
   std::lock_guard lock(write_mutex_);
-  const auto record = file(entry->digest);
-  if (is_recent(record)) return {};
+  const auto record = file(entry.digest);
+  if (!record) return {};
+  if (now - record->last_access < touch_granularity_) {  // another key of the file was read
+    memo_.note_access(entry.key, record->last_access);
+    return {};
+  }
   auto updated = *record;
   updated.last_access = now;
   rocksdb::WriteBatch batch;
-  batch.Delete(cf_->lru(), lru_key(record->last_access, entry->digest));
-  batch.Put(cf_->lru(), lru_key(now, entry->digest), "");
-  batch.Put(cf_->files(), slice(entry->digest.str()), encode_file_record(updated));
-  return to_error(db_->Write(rocksdb::WriteOptions(), &batch));
+  batch.Delete(cf_->lru(), lru_key(record->last_access, entry.digest));
+  batch.Put(cf_->lru(), lru_key(now, entry.digest), "");
+  batch.Put(cf_->files(), slice(entry.digest.str()), encode_file_record(updated));
+  auto error = to_error(db_->Write(rocksdb::WriteOptions(), &batch));
+  if (!error) memo_.note_access(entry.key, now);
+  return error;
 }
 
 std::error_code Index::set_fresh_until(std::string_view key, Timestamp fresh_until) {
@@ -321,8 +329,9 @@ std::error_code Index::set_fresh_until(std::string_view key, Timestamp fresh_unt
   auto entry = read_entry(key);
   if (!entry) return std::make_error_code(std::errc::no_such_file_or_directory);
   entry->fresh_until = fresh_until;
-  return to_error(db_->Put(rocksdb::WriteOptions(), cf_->entries(), slice(key),
-                           encode_entry(*entry)));
+  auto error = to_error(db_->Put(rocksdb::WriteOptions(), cf_->entries(), slice(key), encode_entry(*entry)));
+  memo_.forget(key);
+  return error;
 }
 
 IndexChange Index::remove(std::string_view key) {
@@ -336,6 +345,7 @@ IndexChange Index::remove(std::string_view key) {
   totals.entries -= std::min<std::uint64_t>(totals.entries, 1);
   release_reference(batch, previous->digest, key, totals, change);
   change.error = commit(batch, totals);
+  memo_.forget(key);
   if (change.error) change.released_file.reset();
   return change;
 }
@@ -349,11 +359,13 @@ FileRemoval Index::remove_file(const Digest& digest, std::optional<Timestamp> on
 
   auto totals = this->totals();
   rocksdb::WriteBatch batch;
+  std::vector<std::string> keys;
   std::unique_ptr<rocksdb::Iterator> refs(db_->NewIterator(rocksdb::ReadOptions(), cf_->refs()));
   for (refs->Seek(slice(digest.str())); refs->Valid() && refs->key().starts_with(digest.str());
        refs->Next()) {
     const auto ref = refs->key().ToStringView();
-    batch.Delete(cf_->entries(), slice(ref.substr(kDigestLength)));
+    keys.emplace_back(ref.substr(kDigestLength));
+    batch.Delete(cf_->entries(), slice(keys.back()));
     batch.Delete(cf_->refs(), refs->key());
     ++removal.entries;
   }
@@ -364,6 +376,7 @@ FileRemoval Index::remove_file(const Digest& digest, std::optional<Timestamp> on
   totals.files -= std::min<std::uint64_t>(totals.files, 1);
   totals.entries -= std::min<std::uint64_t>(totals.entries, removal.entries);
   removal.error = commit(batch, totals);
+  for (const auto& key : keys) memo_.forget(key);
   if (!removal.error) {
     removal.removed = true;
     removal.bytes = record->size;

@@ -15,9 +15,11 @@
 // on files (oldest_files + remove_file), dropping every entry that points at the file.
 //
 // All methods are blocking and thread-safe. Writes are serialised by a mutex (each is a small
-// read-modify-write); reads go straight to RocksDB. Writes are not fsynced: after a power cut a
+// read-modify-write); reads go to RocksDB, except for entries found decoded in the memo
+// (entry_memo.hpp). Writes are not fsynced: after a power cut a
 // recent change may be lost, which leaves an unindexed file (cleaned by reconcile) or an entry
 // whose file is gone (detected when served), never a partial entry.
+#include "cache/entry_memo.hpp"
 #include "cache/index_entry.hpp"
 
 #include <atomic>
@@ -75,15 +77,27 @@ public:
   Index(const Index&) = delete;
   Index& operator=(const Index&) = delete;
 
+  // Decoded entries kept in memory (per process; the reader of another process's index has none).
+  static constexpr std::size_t kMemoCapacity = 4096;
+
   std::optional<IndexEntry> get(std::string_view key) const;
   std::optional<FileRecord> file(const Digest& digest) const;
+
+  // The entry if it is in the memo, without touching RocksDB: cheap enough for the I/O threads.
+  // Its last_access may lag behind the file's (see entry_memo.hpp).
+  std::optional<IndexEntry> get_memoized(std::string_view key) const { return memo_.find(key); }
 
   // Stores `entry`, replacing any entry under the same key. The entry's file counts as accessed at
   // entry.created. If the replaced entry was the last user of another file, that file is released.
   IndexChange put(const IndexEntry& entry);
 
-  // Records a read of the entry's file at `now`; a no-op if the stored time is recent enough.
-  std::error_code touch(std::string_view key, Timestamp now);
+  // Whether a read of the entry's file at `now` is worth recording: its last access (as known to
+  // the entry) is older than the touch granularity.
+  bool access_due(const IndexEntry& entry, Timestamp now) const noexcept {
+    return now - entry.last_access >= touch_granularity_;
+  }
+  // Records a read of the entry's file at `now`; a no-op (no read, no write) unless access_due.
+  std::error_code touch(const IndexEntry& entry, Timestamp now);
 
   // For a revalidated tag: the same content stays, its freshness window restarts.
   std::error_code set_fresh_until(std::string_view key, Timestamp fresh_until);
@@ -115,7 +129,7 @@ private:
     std::uint64_t entries = 0;
   };
   Index(rocksdb::DB* db, std::unique_ptr<Handles> handles, Totals totals,
-        std::chrono::seconds touch_granularity);
+        std::chrono::seconds touch_granularity, std::size_t memo_capacity);
 
   std::optional<IndexEntry> read_entry(std::string_view key) const;
   Totals totals() const noexcept;
@@ -130,6 +144,7 @@ private:
   std::filesystem::path reader_dir_;  // open_reader's private directory (empty: the writer)
   std::chrono::seconds touch_granularity_;
   std::mutex write_mutex_;
+  mutable EntryMemo memo_;
   std::atomic<std::uint64_t> total_bytes_{0};
   std::atomic<std::uint64_t> file_count_{0};
   std::atomic<std::uint64_t> entry_count_{0};

@@ -68,7 +68,8 @@ asio::awaitable<bool> MitmSession::serve_cacheable(AccessRecord& record, const c
   auto& store = *services_.cache;
   const auto now = cache::now_timestamp();
   auto lookup = [&store, &key, now] { return store.lookup(key, now); };
-  std::optional<cache::CacheStore::Hit> hit = co_await run_blocking(services_.blocking, lookup);
+  std::optional<cache::CacheStore::Hit> hit = store.lookup_memoized(key, now);
+  if (!hit) hit = co_await run_blocking(services_.blocking, lookup);
 
   auto action = cache::decide(classified, hit ? std::optional(hit->entry.fresh_until) : std::nullopt, now);
   if (action == cache::CacheAction::revalidate) {

@@ -97,6 +97,47 @@ TEST_CASE("CacheStore drops entries whose files are missing or corrupt") {
   CHECK_FALSE(store->blobs().contains(digest));
 }
 
+TEST_CASE("CacheStore answers a hot key from memory until its access must be recorded") {
+  TempDir dir;
+  auto store = open_store(dir);
+  const auto content = make_content(1'000);
+  const auto digest = digest_of(content);
+  const std::string key = "tag/r/a:1#";
+  REQUIRE_FALSE(store_content(*store, key, content, kT0, kT0 + 60s));
+
+  // Not yet verified in this process: the blocking lookup must hash it first.
+  CHECK_FALSE(store->lookup_memoized(key, kT0 + 1s));
+  REQUIRE(store->lookup(key, kT0 + 1s));
+  const auto hit = store->lookup_memoized(key, kT0 + 2s);
+  REQUIRE(hit);
+  CHECK(hit->entry.digest == digest);
+  CHECK(hit->entry.fresh_until == kT0 + 60s);
+  CHECK(read_all(hit->reader) == content);
+  CHECK_FALSE(store->lookup_memoized("tag/r/a:2#", kT0 + 2s));
+
+  SECTION("an access to record sends it to the blocking lookup, which records it") {
+    CHECK_FALSE(store->lookup_memoized(key, kT0 + 61s));
+    REQUIRE(store->lookup(key, kT0 + 61s));
+    CHECK(store->index().file(digest)->last_access == kT0 + 61s);
+    CHECK(store->lookup_memoized(key, kT0 + 62s));
+  }
+  SECTION("a changed entry is seen at once") {
+    REQUIRE_FALSE(store->refresh(key, kT0 + 1h));
+    CHECK_FALSE(store->lookup_memoized(key, kT0 + 3s));  // forgotten by the write
+    CHECK(store->lookup(key, kT0 + 3s)->entry.fresh_until == kT0 + 1h);
+    CHECK(store->lookup_memoized(key, kT0 + 3s)->entry.fresh_until == kT0 + 1h);
+  }
+  SECTION("a file rewritten behind our back is not served from memory") {
+    std::ofstream(store->blobs().blob_path(digest), std::ios::binary) << make_content(1'000, 3);
+    CHECK_FALSE(store->lookup_memoized(key, kT0 + 3s));
+    CHECK_FALSE(store->lookup(key, kT0 + 3s));  // and the blocking lookup finds it corrupt
+  }
+  SECTION("an evicted file is gone from memory too") {
+    store->drop_corrupt(digest);
+    CHECK_FALSE(store->lookup_memoized(key, kT0 + 3s));
+  }
+}
+
 TEST_CASE("CacheStore refuses to keep a blob larger than the cache") {
   TempDir dir;
   auto store = open_store(dir, 1000);

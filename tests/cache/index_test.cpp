@@ -154,12 +154,12 @@ TEST_CASE("Index orders files by last access and coalesces touches") {
   CHECK(index->oldest_files(1).size() == 1);
 
   // Within the granularity (60 s) a touch writes nothing.
-  REQUIRE_FALSE(index->touch("old", kT0 + 59s));
+  REQUIRE_FALSE(index->touch(*index->get("old"), kT0 + 59s));
   CHECK(index->get("old")->last_access == kT0);
   CHECK(order().front() == digest_n(1));
 
   // Past it, the file moves to the back of the LRU order.
-  REQUIRE_FALSE(index->touch("old", kT0 + 61s));
+  REQUIRE_FALSE(index->touch(*index->get("old"), kT0 + 61s));
   CHECK(index->get("old")->last_access == kT0 + 61s);
   CHECK(order() == std::vector{digest_n(2), digest_n(3), digest_n(1)});
 
