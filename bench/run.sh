@@ -34,6 +34,8 @@
 #                          go to RESULTS/profile/*.txt (profiled runs are not in the table)
 #   BENCH_RESULTS          results directory
 #   PULLTHROUGH_BIN        proxy binary to copy (default build/pullthrough)
+#   BENCH_PROXY_ENV="K=V .." more environment for the proxy (e.g. LOG_LEVEL=warn, to see what the
+#                          access log costs)
 #   BENCH_ONLY="storm idle" run only these sections (pulls throughput storm conc idle); the
 #                          report marks the others "not measured" (for iterating on one target)
 #   KEEP=1                 keep the temp dir (logs of every component)
@@ -217,6 +219,8 @@ meta upstream "$([ "$UPSTREAM_MBIT" = 0 ] && echo "the registry on loopback, uns
 
 PT_ENV=(REGISTRIES=registry.test "UPSTREAM_RESOLVE=registry.test=$REGISTRY_IP" "UPSTREAM_CA_BUNDLE=$TEST_CA_CRT"
   MAX_CONNECTIONS=20000 MAX_CONNECTIONS_PER_CLIENT=20000)
+# shellcheck disable=SC2206 # word splitting wanted: "A=1 B=2"
+[ -z "${BENCH_PROXY_ENV:-}" ] || PT_ENV+=($BENCH_PROXY_ENV)
 
 # pt_fresh — (re)starts pullthrough with an empty cache (same CA).
 pt_fresh() {

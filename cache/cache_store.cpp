@@ -98,9 +98,15 @@ std::optional<CacheStore::Hit> CacheStore::lookup(std::string_view key, Timestam
   return Hit{std::move(*entry), std::move(*reader)};
 }
 
-std::optional<CacheStore::Hit> CacheStore::lookup_memoized(std::string_view key, Timestamp now) {
+std::optional<IndexEntry> CacheStore::peek_memoized(std::string_view key, Timestamp now) {
   auto entry = index_->get_memoized(key);
   if (!entry || index_->access_due(*entry, now)) return std::nullopt;
+  return entry;
+}
+
+std::optional<CacheStore::Hit> CacheStore::lookup_memoized(std::string_view key, Timestamp now) {
+  auto entry = peek_memoized(key, now);
+  if (!entry) return std::nullopt;
   std::error_code ec;
   auto reader = blobs_.open(entry->digest, ec);
   if (!reader || reader->size() != entry->size) return std::nullopt;  // lookup() sorts it out

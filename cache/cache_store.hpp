@@ -88,6 +88,11 @@ public:
   // costs no hop to the blocking pool. nullopt means "call lookup()", not "not cached".
   std::optional<Hit> lookup_memoized(std::string_view key, Timestamp now);
 
+  // The entry alone, on the same conditions but without opening the file: for a HEAD, whose
+  // answer needs no byte of it. A file lost or damaged behind our back is found by the next GET,
+  // which opens and checks it.
+  std::optional<IndexEntry> peek_memoized(std::string_view key, Timestamp now);
+
   // Makes a completed fill durable and indexes it under its key, then evicts down to the size
   // cap. The fill leaves the registry whatever the outcome. Fails with too_large for a blob bigger
   // than the whole cache (it is then served but not kept).

@@ -1,11 +1,13 @@
 #include "common/logging.hpp"
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <iterator>
 #include <stdexcept>
 
 namespace pt {
@@ -49,11 +51,13 @@ private:
   }
 };
 
+// Quote values that would make the line ambiguous to split on spaces.
+bool needs_quotes(std::string_view s) { return s.empty() || s.find_first_of(" \"=") != std::string_view::npos; }
+
 std::string text_value(const nlohmann::json& v) {
   if (v.is_string()) {
     const auto& s = v.get_ref<const std::string&>();
-    // Quote values that would make the line ambiguous to split on spaces.
-    if (s.empty() || s.find_first_of(" \"=") != std::string::npos) return v.dump();
+    if (needs_quotes(s)) return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     return s;
   }
   return v.dump();
@@ -101,6 +105,21 @@ void log_event(std::string_view message, const nlohmann::ordered_json& fields) {
     line += text_value(v);
   }
   spdlog::info("{}", line);
+}
+
+void append_text_field(std::string& line, std::string_view key, std::string_view value) {
+  line += ' ';
+  line += key;
+  line += '=';
+  if (needs_quotes(value)) {
+    line += nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    line += value;
+  }
+}
+
+void append_text_field(std::string& line, std::string_view key, std::uint64_t value) {
+  fmt::format_to(std::back_inserter(line), " {}={}", key, value);
 }
 
 }  // namespace pt

@@ -21,4 +21,11 @@ LogFormat current_log_format();
 // text mode they are appended as key=value pairs after the message.
 void log_event(std::string_view message, const nlohmann::ordered_json& fields);
 
+// Text mode's ` key=value`, appended to `line` without building a JSON object first: for lines
+// written on every request (the access log), where that object was a tenth of a HEAD's CPU.
+// Values that would make the line ambiguous (empty, spaces, quotes, '=') are JSON-quoted, as
+// log_event does.
+void append_text_field(std::string& line, std::string_view key, std::string_view value);
+void append_text_field(std::string& line, std::string_view key, std::uint64_t value);
+
 }  // namespace pt

@@ -5,19 +5,41 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <iterator>
 
 namespace pt {
 
 void log_access(const AccessRecord& r) {
   metrics().record_request(r);  // every request passes here once: the one place it is counted
+  if (!spdlog::should_log(spdlog::level::info)) return;
   const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
-  nlohmann::ordered_json fields = {
-      {"session", r.session}, {"client", r.client}, {"host", r.host},   {"method", r.method},
-      {"path", r.path},       {"status", r.status}, {"bytes", r.bytes}, {"duration_ms", std::round(ms * 10) / 10},
-      {"cache", r.cache},
-  };
-  if (!r.error.empty()) fields["error"] = r.error;
-  log_event("request", fields);
+  if (current_log_format() == LogFormat::json) {
+    nlohmann::ordered_json fields = {
+        {"session", r.session}, {"client", r.client}, {"host", r.host},   {"method", r.method},
+        {"path", r.path},       {"status", r.status}, {"bytes", r.bytes}, {"duration_ms", std::round(ms * 10) / 10},
+        {"cache", r.cache},
+    };
+    if (!r.error.empty()) fields["error"] = r.error;
+    log_event("request", fields);
+    return;
+  }
+  // The hot path (a line per request): the same text log_event writes, without a JSON object.
+  std::string line = "request";
+  line.reserve(256);
+  append_text_field(line, "session", r.session);
+  append_text_field(line, "client", r.client);
+  append_text_field(line, "host", r.host);
+  append_text_field(line, "method", r.method);
+  append_text_field(line, "path", r.path);
+  append_text_field(line, "status", static_cast<std::uint64_t>(r.status));
+  append_text_field(line, "bytes", r.bytes);
+  fmt::format_to(std::back_inserter(line), " duration_ms={:.1f}", ms);
+  append_text_field(line, "cache", r.cache);
+  if (!r.error.empty()) append_text_field(line, "error", r.error);
+  spdlog::info("{}", line);
 }
 
 std::string peer_text(const asio::ip::tcp::socket& socket) {

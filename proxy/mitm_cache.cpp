@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cassert>
 
 namespace pt {
 namespace {
@@ -67,6 +68,14 @@ asio::awaitable<bool> MitmSession::serve_cacheable(AccessRecord& record, const c
   }
   auto& store = *services_.cache;
   const auto now = cache::now_timestamp();
+  if (classified.is_head) {
+    // The storm of HEADs for a tag (ImagePullPolicy: Always) is answered from memory.
+    if (auto entry = store.peek_memoized(key, now);
+        entry && cache::decide(classified, entry->fresh_until, now) == cache::CacheAction::serve_cached) {
+      record.cache = "HIT";
+      co_return co_await serve_hit(record, *entry, nullptr);
+    }
+  }
   auto lookup = [&store, &key, now] { return store.lookup(key, now); };
   std::optional<cache::CacheStore::Hit> hit = store.lookup_memoized(key, now);
   if (!hit) hit = co_await run_blocking(services_.blocking, lookup);
@@ -82,7 +91,7 @@ asio::awaitable<bool> MitmSession::serve_cacheable(AccessRecord& record, const c
         auto refresh = [&store, &key, fresh_until] { return store.refresh(key, fresh_until); };
         co_await run_blocking(services_.blocking, refresh);
       }
-      co_return co_await serve_hit(record, *hit);
+      co_return co_await serve_hit(record, hit->entry, &hit->reader);
     }
     action = classified.is_head ? cache::CacheAction::forward : cache::CacheAction::fill;
   }
@@ -90,7 +99,7 @@ asio::awaitable<bool> MitmSession::serve_cacheable(AccessRecord& record, const c
   switch (action) {
     case cache::CacheAction::serve_cached:
       record.cache = "HIT";
-      co_return co_await serve_hit(record, *hit);
+      co_return co_await serve_hit(record, hit->entry, &hit->reader);
     case cache::CacheAction::fill: {
       record.cache = "MISS";
       std::error_code ec;
@@ -110,7 +119,7 @@ asio::awaitable<bool> MitmSession::serve_cacheable(AccessRecord& record, const c
                            cache::CacheAction::serve_cached) {
         attachment.writer->fail(cache::CacheErrc::fill_abandoned);
         record.cache = "HIT";
-        co_return co_await serve_hit(record, *committed);
+        co_return co_await serve_hit(record, committed->entry, &committed->reader);
       }
       co_return co_await fill_and_serve(record, classified, std::move(*attachment.writer));
     }
@@ -140,10 +149,10 @@ asio::awaitable<cache::UpstreamAnswer> MitmSession::revalidate(AccessRecord& rec
   co_return answer;
 }
 
-asio::awaitable<bool> MitmSession::serve_hit(AccessRecord& record, cache::CacheStore::Hit& hit) {
+asio::awaitable<bool> MitmSession::serve_hit(AccessRecord& record, const cache::IndexEntry& entry,
+                                             const cache::BlobReader* reader) {
   const auto& config = services_.config;
   const http::RequestHead& request = parser_.request();
-  const auto& entry = hit.entry;
   const bool keep_alive = request.keep_alive && !Deadline::draining();
   const bool head_only = request.method == "HEAD";
 
@@ -170,12 +179,13 @@ asio::awaitable<bool> MitmSession::serve_hit(AccessRecord& record, cache::CacheS
   deadline_.expires_after(config.client_idle_timeout);
   if (co_await write_all(client_, http::serialize(head))) co_return false;
   if (head_only || length == 0) co_return keep_alive;
+  assert(reader);  // only a HEAD is answered from the entry alone
 
   // A whole body is re-hashed on the way out, the first time this process serves the file; a
   // corrupt file is dropped and never completed.
   auto& verified = services_.cache->verified_files();
   const bool verify = status == 200 && entry.size > services_.cache->settings().verify_on_lookup_max_bytes &&
-                      !verified.contains(hit.reader, entry.digest);
+                      !verified.contains(*reader, entry.digest);
   std::optional<cache::Sha256> hasher;
   if (verify) hasher.emplace();
   HoldbackWriter out(false);
@@ -183,7 +193,7 @@ asio::awaitable<bool> MitmSession::serve_hit(AccessRecord& record, cache::CacheS
   for (std::uint64_t offset = first, end = first + length; offset < end;) {
     std::error_code ec;
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), end - offset));
-    const auto n = hit.reader.read_at(offset, std::span(chunk.data(), want), ec);
+    const auto n = reader->read_at(offset, std::span(chunk.data(), want), ec);
     if (ec || n == 0) {
       record.error = "cached file unreadable: " + (ec ? ec.message() : std::string("short file"));
       co_return false;
@@ -201,7 +211,7 @@ asio::awaitable<bool> MitmSession::serve_hit(AccessRecord& record, cache::CacheS
     co_await run_blocking(services_.blocking, drop);
     co_return false;
   }
-  if (hasher) verified.insert(hit.reader, entry.digest);
+  if (hasher) verified.insert(*reader, entry.digest);
   if (co_await out.release(client_)) co_return false;
   record.bytes = out.bytes_written();
   co_return keep_alive;
@@ -335,7 +345,7 @@ asio::awaitable<bool> MitmSession::serve_from_fill(AccessRecord& record, const c
     // meanwhile (serve that), or upstream refused it (e.g. 401): then ask upstream ourselves.
     auto& store = *services_.cache;
     auto lookup = [&store, &key] { return store.lookup(key, cache::now_timestamp()); };
-    if (auto committed = co_await run_blocking(services_.blocking, lookup)) co_return co_await serve_hit(record, *committed);
+    if (auto committed = co_await run_blocking(services_.blocking, lookup)) co_return co_await serve_hit(record, committed->entry, &committed->reader);
     record.cache = "MISS";
     co_return co_await forward(record, classified);
   }

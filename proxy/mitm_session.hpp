@@ -79,7 +79,9 @@ private:
   // The cache paths (mitm_cache.cpp).
   asio::awaitable<bool> serve_cacheable(AccessRecord& record, const cache::RegistryRequest& classified,
                                         const std::string& key);
-  asio::awaitable<bool> serve_hit(AccessRecord& record, cache::CacheStore::Hit& hit);
+  // The stored response; `reader` may be null only for a HEAD (no byte of the file is needed).
+  asio::awaitable<bool> serve_hit(AccessRecord& record, const cache::IndexEntry& entry,
+                                  const cache::BlobReader* reader);
   asio::awaitable<bool> fill_and_serve(AccessRecord& record, const cache::RegistryRequest& classified,
                                        cache::FillWriter writer);
   asio::awaitable<bool> serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,

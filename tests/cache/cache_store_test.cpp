@@ -114,6 +114,8 @@ TEST_CASE("CacheStore answers a hot key from memory until its access must be rec
   CHECK(hit->entry.fresh_until == kT0 + 60s);
   CHECK(read_all(hit->reader) == content);
   CHECK_FALSE(store->lookup_memoized("tag/r/a:2#", kT0 + 2s));
+  CHECK(store->peek_memoized(key, kT0 + 2s)->digest == digest);
+  CHECK_FALSE(store->peek_memoized(key, kT0 + 61s));  // the blocking lookup records the access
 
   SECTION("an access to record sends it to the blocking lookup, which records it") {
     CHECK_FALSE(store->lookup_memoized(key, kT0 + 61s));
