@@ -1,4 +1,5 @@
 #include "proxy/client_session.hpp"
+#include "proxy/tls_stream.hpp"
 
 #include "auth/connect_policy.hpp"
 #include "auth/host_port.hpp"
@@ -17,7 +18,7 @@
 #include "proxy/tunnel.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/ssl/stream.hpp>
+#include <asio/ssl/context.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -151,13 +152,12 @@ private:
     }
     if (co_await write_all(socket_, std::string_view("HTTP/1.1 200 Connection Established\r\n\r\n"))) co_return;
 
-    asio::ssl::stream<tcp::socket> tls(std::move(socket_), *context);
     // Bytes the client sent right behind the CONNECT head are the start of its ClientHello.
-    const std::string early(buffer_.data());
+    std::string early(buffer_.data());
     buffer_.consume(buffer_.size());
+    TlsStream tls(std::move(socket_), context->native_handle(), TlsStream::Role::server, std::move(early));
     deadline_.expires_after(services_.config.header_timeout);
-    auto [ec, used] = co_await tls.async_handshake(asio::ssl::stream_base::server,
-                                                   asio::buffer(early.data(), early.size()), nothrow_awaitable);
+    auto [ec] = co_await tls.async_handshake(nothrow_awaitable);
     if (ec) {
       // Most often: the client does not trust our root CA. Say so, since that is the fix.
       log_access({.session = id_, .client = client_, .host = info.authority(), .method = "CONNECT",

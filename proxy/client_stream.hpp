@@ -7,7 +7,7 @@
 // Both branches of each operation return the same type for the same completion token, so this
 // works with nothrow_awaitable and with composed operations such as asio::async_write.
 #include <asio/ip/tcp.hpp>
-#include <asio/ssl/stream.hpp>
+#include "proxy/tls_stream.hpp"
 
 #include <utility>
 
@@ -15,7 +15,7 @@ namespace pt {
 
 class ClientStream {
 public:
-  using Tls = asio::ssl::stream<asio::ip::tcp::socket>;
+  using Tls = TlsStream;
   using executor_type = asio::ip::tcp::socket::executor_type;
 
   ClientStream(asio::ip::tcp::socket& plain) : plain_(&plain) {}  // NOLINT: implicit on purpose

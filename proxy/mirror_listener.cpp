@@ -1,4 +1,5 @@
 #include "proxy/mirror_listener.hpp"
+#include "proxy/tls_stream.hpp"
 
 #include "proxy/access_log.hpp"
 #include "proxy/config.hpp"
@@ -9,7 +10,7 @@
 #include "proxy/services.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/ssl/stream.hpp>
+#include <asio/ssl/context.hpp>
 #include <fmt/format.h>
 
 #include <stdexcept>
@@ -67,9 +68,9 @@ asio::awaitable<void> MirrorListener::serve(tcp::socket socket, std::uint64_t se
       co_await mirror.run();
       co_return;
     }
-    asio::ssl::stream<tcp::socket> tls(std::move(socket), *tls_);
+    TlsStream tls(std::move(socket), tls_->native_handle(), TlsStream::Role::server);
     deadline.expires_after(services_.config.header_timeout);
-    auto [ec] = co_await tls.async_handshake(asio::ssl::stream_base::server, nothrow_awaitable);
+    auto [ec] = co_await tls.async_handshake(nothrow_awaitable);
     if (ec) {
       log_access({.session = session_id, .client = info.client, .host = "mirror", .method = "-", .path = "-",
                   .cache = "LOCAL",

@@ -1,4 +1,5 @@
 #include "proxy/sni_listener.hpp"
+#include "proxy/tls_stream.hpp"
 
 #include "auth/registry_matcher.hpp"
 #include "ca/leaf_context_cache.hpp"
@@ -12,7 +13,7 @@
 #include "proxy/sni_client_hello.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
-#include <asio/ssl/stream.hpp>
+#include <asio/ssl/context.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -80,13 +81,12 @@ private:
       co_return;
     }
 
-    asio::ssl::stream<tcp::socket> tls(std::move(socket_), *context);
-    // The ClientHello we peeked at is the start of the handshake.
-    const std::string early(buffer_.data());
+    // The ClientHello we read for its SNI is the start of the handshake.
+    std::string early(buffer_.data());
     buffer_.consume(buffer_.size());
+    TlsStream tls(std::move(socket_), context->native_handle(), TlsStream::Role::server, std::move(early));
     deadline_.expires_after(services_.config.header_timeout);
-    auto [handshake_ec, used] = co_await tls.async_handshake(
-        asio::ssl::stream_base::server, asio::buffer(early.data(), early.size()), nothrow_awaitable);
+    auto [handshake_ec] = co_await tls.async_handshake(nothrow_awaitable);
     if (handshake_ec) {
       refuse_log(info.authority(), fmt::format("client TLS handshake failed: {} (does the client trust /ca.crt?)",
                                                handshake_ec.message()));

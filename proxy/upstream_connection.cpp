@@ -105,10 +105,11 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(const s
                                                                          std::uint16_t port) {
   close();
   auto executor = co_await asio::this_coro::executor;
-  Stream stream(executor, tls_.context());
-  if (auto failure = co_await connect_tcp(stream.next_layer(), host, port, overrides_, refuse_)) {
+  asio::ip::tcp::socket socket(executor);
+  if (auto failure = co_await connect_tcp(socket, host, port, overrides_, refuse_)) {
     co_return UpstreamFailure{.message = *failure, .unreachable = true};
   }
+  Stream stream(std::move(socket), tls_.context().native_handle(), TlsStream::Role::client);
 
   SSL* ssl = stream.native_handle();
   if (!is_ip_literal(host)) SSL_set_tlsext_host_name(ssl, host.c_str());
@@ -121,7 +122,7 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(const s
       X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
     }
   }
-  auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, nothrow_awaitable);
+  auto [ec] = co_await stream.async_handshake(nothrow_awaitable);
   if (ec) {
     co_return UpstreamFailure{.message = fmt::format("{}:{}: {}", host, port, handshake_failure(ssl, ec)),
                               .unreachable = false};

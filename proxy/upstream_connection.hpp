@@ -6,7 +6,9 @@
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
-#include <asio/ssl/stream.hpp>
+#include "proxy/tls_stream.hpp"
+
+#include <asio/ssl/context.hpp>
 #include <asio/thread_pool.hpp>
 
 #include <cstdint>
@@ -48,7 +50,7 @@ struct UpstreamFailure {
 
 class UpstreamConnection {
 public:
-  using Stream = asio::ssl::stream<asio::ip::tcp::socket>;
+  using Stream = TlsStream;
 
   UpstreamConnection(UpstreamTls& tls, const ResolveOverrides& overrides) : tls_(tls), overrides_(overrides) {}
 
