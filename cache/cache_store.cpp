@@ -146,6 +146,10 @@ std::error_code CacheStore::commit_fill(FillWriter& writer, Timestamp now, Times
       return change.error;
     }
     if (change.released_file) blobs_.remove(*change.released_file);
+    // The file was hashed as it was written: its first hit need not hash it again (the rename
+    // replaced any older file under the name, and eviction waits for this lock).
+    std::error_code ignored;
+    if (auto reader = blobs_.open(*digest, ignored)) verified_.insert(*reader, *digest);
   }
   if (index_->total_bytes() > settings_.max_bytes) evict_to_size();
   return {};

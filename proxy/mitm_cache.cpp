@@ -188,7 +188,7 @@ asio::awaitable<bool> MitmSession::serve_hit(AccessRecord& record, const cache::
                       !verified.contains(*reader, entry.digest);
   std::optional<cache::Sha256> hasher;
   if (verify) hasher.emplace();
-  HoldbackWriter out(false);
+  HoldbackWriter out(false, verify);  // the tail is held back only while there is a digest to check
   std::vector<char> chunk(file_chunk);
   for (std::uint64_t offset = first, end = first + length; offset < end;) {
     std::error_code ec;

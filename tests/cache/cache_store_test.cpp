@@ -46,6 +46,7 @@ TEST_CASE("CacheStore serves what a fill committed") {
   CHECK(hit->entry.fresh_until == kT0 + 60s);
   CHECK(hit->entry.headers.front().second == digest_of(content).str());
   CHECK(read_all(hit->reader) == content);
+  CHECK(store->verified_files().contains(hit->reader, hit->entry.digest));  // hashed while filled
   CHECK(store->fills().active_fills() == 0);
   CHECK_FALSE(store->lookup("tag/r/a:other#", kT0));
 
