@@ -110,6 +110,7 @@ Attempt classify(SSL* ssl, int result) {
     default: {
       const unsigned long error = ERR_get_error();
       ERR_clear_error();  // later entries describe the same failure; never blame them on the next call
+      if (error == 0) return {.error = std::make_error_code(std::errc::protocol_error)};  // never "success"
       if (ERR_GET_LIB(error) == ERR_LIB_SSL && ERR_GET_REASON(error) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
         return {.error = asio::ssl::error::stream_truncated};
       }

@@ -242,3 +242,39 @@ TEST_CASE("Index with 100k entries reopens fast after kill -9") {
   CHECK(index->total_bytes() == 100'000ull * 1000);
   CHECK(elapsed < 5s);
 }
+
+TEST_CASE("Index memo never serves an entry the index no longer holds") {
+  TempDir dir;
+  auto index = Index::open(dir.path() / "index");
+  REQUIRE_FALSE(index->put(make_entry("tag", 1, 10, kT0)).error);
+  REQUIRE(index->get("tag"));  // decoded once, memoized
+  REQUIRE(index->get_memoized("tag"));
+  CHECK(index->get_memoized("tag")->digest == digest_n(1));
+
+  SECTION("replaced") {
+    REQUIRE_FALSE(index->put(make_entry("tag", 2, 20, kT0 + 1s)).error);
+    CHECK_FALSE(index->get_memoized("tag"));
+    CHECK(index->get("tag")->digest == digest_n(2));
+    CHECK(index->get_memoized("tag")->digest == digest_n(2));
+  }
+  SECTION("fresh again") {
+    REQUIRE_FALSE(index->set_fresh_until("tag", kT0 + 1h));
+    CHECK(index->get("tag")->fresh_until == kT0 + 1h);
+  }
+  SECTION("removed") {
+    REQUIRE_FALSE(index->remove("tag").error);
+    CHECK_FALSE(index->get_memoized("tag"));
+    CHECK_FALSE(index->get("tag"));
+  }
+  SECTION("its file removed") {
+    REQUIRE(index->remove_file(digest_n(1)).removed);
+    CHECK_FALSE(index->get_memoized("tag"));
+    CHECK_FALSE(index->get("tag"));
+  }
+  SECTION("touched: the memo learns the new access time, without a read when none is due") {
+    REQUIRE_FALSE(index->touch(*index->get("tag"), kT0 + 61s));
+    CHECK(index->get_memoized("tag")->last_access == kT0 + 61s);
+    CHECK_FALSE(index->access_due(*index->get_memoized("tag"), kT0 + 62s));
+    CHECK(index->access_due(*index->get_memoized("tag"), kT0 + 122s));
+  }
+}
