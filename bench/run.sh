@@ -519,6 +519,7 @@ fi # conc
 # ---------------------------------------------------------------- idle connections
 
 if want idle; then
+[ -n "$PROXY_PID" ] || pt_fresh
 log "== 6: RSS with $IDLE_CONNS idle client connections"
 lg_set
 rec idle_before_rss_kb pullthrough "$(proc_status_kb "$PROXY_PID" VmRSS)"

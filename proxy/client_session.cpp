@@ -50,7 +50,7 @@ private:
       if (Deadline::draining()) co_return;
       deadline_.set_idle(!first);
       deadline_.expires_after(first ? config.header_timeout : config.client_idle_timeout);
-      if (buffer_.empty() && co_await read_more(socket_, buffer_, head_read_size)) co_return;
+      if (buffer_.empty() && co_await read_when_ready(socket_, buffer_, head_read_size)) co_return;
       deadline_.set_idle(false);
       deadline_.expires_after(config.header_timeout);
 
@@ -155,6 +155,7 @@ private:
     // Bytes the client sent right behind the CONNECT head are the start of its ClientHello.
     std::string early(buffer_.data());
     buffer_.consume(buffer_.size());
+    buffer_.release();  // the session's own buffers take over
     TlsStream tls(std::move(socket_), context->native_handle(), TlsStream::Role::server, std::move(early));
     deadline_.expires_after(services_.config.header_timeout);
     auto [ec] = co_await tls.async_handshake(nothrow_awaitable);

@@ -35,6 +35,22 @@ public:
     return plain_->async_write_some(buffers, std::forward<Token>(token));
   }
 
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    if (tls_) return tls_->async_wait_readable(std::forward<Token>(token));
+    return plain_->async_wait(asio::socket_base::wait_read, std::forward<Token>(token));
+  }
+
+  // Tried without waiting (see TlsStream); a plain socket always says would_block and waits.
+  std::error_code read_some_now(asio::mutable_buffer buffer, std::size_t& n) {
+    n = 0;
+    return tls_ ? tls_->read_some_now(buffer, n) : asio::error::would_block;
+  }
+  std::error_code write_some_now(asio::const_buffer buffer, std::size_t& n) {
+    n = 0;
+    return tls_ ? tls_->write_some_now(buffer, n) : asio::error::would_block;
+  }
+
   bool is_tls() const { return tls_ != nullptr; }
 
 private:

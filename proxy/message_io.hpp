@@ -8,14 +8,18 @@
 #include <asio/buffer.hpp>
 #include <asio/error.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/ip/tcp.hpp>
 #include <asio/ssl/error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
 #include <array>
+#include <concepts>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
+#include <type_traits>
 
 namespace pt {
 
@@ -38,11 +42,47 @@ enum class HeadStatus {
   parse_error,  // see Parser::error()
 };
 
+// Streams that can try a read or write without waiting (TlsStream, ClientStream): the request
+// loop tries that first and only falls back to an asynchronous operation on would_block.
+template <class Stream>
+concept TriesNow = requires(Stream& s, asio::mutable_buffer in, asio::const_buffer out, std::size_t& n) {
+  { s.read_some_now(in, n) } -> std::same_as<std::error_code>;
+  { s.write_some_now(out, n) } -> std::same_as<std::error_code>;
+};
+
 template <class Stream>
 asio::awaitable<std::error_code> read_more(Stream& stream, ReadBuffer& buffer, std::size_t want) {
+  if constexpr (TriesNow<Stream>) {
+    std::size_t n = 0;
+    const auto ec = stream.read_some_now(buffer.prepare(want), n);
+    if (ec != asio::error::would_block) {
+      buffer.commit(n);
+      co_return ec;
+    }
+  }
   auto [ec, n] = co_await stream.async_read_some(buffer.prepare(want), nothrow_awaitable);
   buffer.commit(n);
   co_return ec;
+}
+
+// Waits until `stream` has something to read, then reads it; an empty `buffer` gives up its storage
+// first. For connections waiting for their next request, which most connections are most of the
+// time: each would otherwise hold a read buffer of 8 KiB or more while idle.
+template <class Stream>
+asio::awaitable<std::error_code> read_when_ready(Stream& stream, ReadBuffer& buffer, std::size_t want) {
+  if (buffer.empty()) {
+    buffer.release();
+    std::error_code ec;
+    if constexpr (std::is_same_v<Stream, asio::ip::tcp::socket>) {
+      std::tie(ec) = co_await stream.async_wait(asio::socket_base::wait_read, nothrow_awaitable);
+    } else {
+      // Also a yield when the next request is already there (the result is posted): a client that
+      // always has one ready must not keep this thread to itself.
+      std::tie(ec) = co_await stream.async_wait_readable(nothrow_awaitable);
+    }
+    if (ec) co_return ec;
+  }
+  co_return co_await read_more(stream, buffer, want);
 }
 
 // Reads until `parser` has a complete head. Bytes behind the head stay in `buffer`.
@@ -85,11 +125,22 @@ asio::awaitable<std::error_code> read_body(Stream& stream, ReadBuffer& buffer, h
     }
     if (ec) co_return ec;
   }
+  buffer.release();  // a finished body leaves no buffer behind on a connection that may now idle
   co_return std::error_code{};
 }
 
 template <class Stream>
 asio::awaitable<std::error_code> write_all(Stream& stream, std::string_view bytes) {
+  if constexpr (TriesNow<Stream>) {
+    while (!bytes.empty()) {
+      std::size_t n = 0;
+      const auto ec = stream.write_some_now(asio::buffer(bytes.data(), bytes.size()), n);
+      if (ec == asio::error::would_block) break;  // the rest (the same bytes) asynchronously
+      if (ec) co_return ec;
+      bytes.remove_prefix(n);
+    }
+    if (bytes.empty()) co_return std::error_code{};
+  }
   auto [ec, n] = co_await asio::async_write(stream, asio::buffer(bytes.data(), bytes.size()), nothrow_awaitable);
   co_return ec;
 }

@@ -43,7 +43,7 @@ asio::awaitable<void> MitmSession::run() {
     // Waiting for the next request: a graceful shutdown may close us here.
     deadline_.set_idle(true);
     deadline_.expires_after(config.client_idle_timeout);
-    if (buffer_.empty() && co_await read_more(client_, buffer_, head_read_size)) break;
+    if (buffer_.empty() && co_await read_when_ready(client_, buffer_, head_read_size)) break;
     deadline_.set_idle(false);
     // From the first byte, the whole head must arrive within the header timeout (slowloris).
     deadline_.expires_after(config.header_timeout);

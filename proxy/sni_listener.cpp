@@ -84,6 +84,7 @@ private:
     // The ClientHello we read for its SNI is the start of the handshake.
     std::string early(buffer_.data());
     buffer_.consume(buffer_.size());
+    buffer_.release();
     TlsStream tls(std::move(socket_), context->native_handle(), TlsStream::Role::server, std::move(early));
     deadline_.expires_after(services_.config.header_timeout);
     auto [handshake_ec] = co_await tls.async_handshake(nothrow_awaitable);

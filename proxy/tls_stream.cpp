@@ -91,6 +91,8 @@ const BIO_METHOD* early_bytes_method() {
 
 namespace tls_detail {
 
+namespace {
+
 Attempt classify(SSL* ssl, int result) {
   const int saved_errno = errno;
   switch (SSL_get_error(ssl, result)) {
@@ -119,9 +121,42 @@ Attempt classify(SSL* ssl, int result) {
   }
 }
 
+// Clears what classify() reads (the thread's OpenSSL error queue, errno): right before each call.
 void before_call() {
   ERR_clear_error();
   errno = 0;
+}
+
+}  // namespace
+
+Attempt handshake(SSL* ssl) {
+  before_call();
+  const int result = SSL_do_handshake(ssl);
+  return result == 1 ? Attempt{} : classify(ssl, result);
+}
+
+Attempt read(SSL* ssl, asio::mutable_buffer buffer) {
+  if (buffer.size() == 0) return {};
+  before_call();
+  std::size_t n = 0;
+  const int result = SSL_read_ex(ssl, buffer.data(), buffer.size(), &n);
+  return result == 1 ? Attempt{.bytes = n} : classify(ssl, result);
+}
+
+Attempt write(SSL* ssl, asio::const_buffer buffer) {
+  if (buffer.size() == 0) return {};
+  before_call();
+  std::size_t n = 0;
+  const int result = SSL_write_ex(ssl, buffer.data(), buffer.size(), &n);
+  return result == 1 ? Attempt{.bytes = n} : classify(ssl, result);
+}
+
+Attempt peek(SSL* ssl) {
+  before_call();
+  char byte = 0;
+  std::size_t n = 0;
+  const int result = SSL_peek_ex(ssl, &byte, 1, &n);
+  return result == 1 ? Attempt{} : classify(ssl, result);
 }
 
 }  // namespace tls_detail
@@ -151,6 +186,23 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* context, Role role, 
   } else {
     SSL_set_connect_state(ssl_.get());
   }
+}
+
+namespace {
+
+std::error_code settle(const tls_detail::Attempt& attempt, std::size_t& n) {
+  n = attempt.bytes;
+  return attempt.wait == tls_detail::Attempt::Wait::none ? attempt.error : asio::error::would_block;
+}
+
+}  // namespace
+
+std::error_code TlsStream::read_some_now(asio::mutable_buffer buffer, std::size_t& n) {
+  return settle(tls_detail::read(ssl_.get(), buffer), n);
+}
+
+std::error_code TlsStream::write_some_now(asio::const_buffer buffer, std::size_t& n) {
+  return settle(tls_detail::write(ssl_.get(), buffer), n);
 }
 
 TlsStream::~TlsStream() = default;

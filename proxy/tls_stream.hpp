@@ -40,10 +40,11 @@ struct Attempt {
   Wait wait = Wait::none;
 };
 
-// Clears what classify() reads (the thread's OpenSSL error queue, errno): call right before SSL.
-void before_call();
-// Turns a failed SSL call's return value into an Attempt. Must directly follow the call.
-Attempt classify(SSL* ssl, int result);
+// One non-blocking call each. An empty buffer is done at once, with 0 bytes.
+Attempt handshake(SSL* ssl);
+Attempt read(SSL* ssl, asio::mutable_buffer buffer);
+Attempt write(SSL* ssl, asio::const_buffer buffer);
+Attempt peek(SSL* ssl);  // done when a byte can be read (it stays there)
 
 }  // namespace tls_detail
 
@@ -67,12 +68,8 @@ public:
   // void(std::error_code)
   template <class Token>
   auto async_handshake(Token&& token) {
-    return start<void(std::error_code)>(
-        [](SSL* ssl) {
-          const int result = SSL_do_handshake(ssl);
-          return result == 1 ? tls_detail::Attempt{} : tls_detail::classify(ssl, result);
-        },
-        std::forward<Token>(token));
+    return start<void(std::error_code)>([](SSL* ssl) { return tls_detail::handshake(ssl); },
+                                        std::forward<Token>(token));
   }
 
   // void(std::error_code, std::size_t); a clean close_notify is asio::error::eof, a close without
@@ -80,28 +77,31 @@ public:
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     const asio::mutable_buffer buffer = first_nonempty<asio::mutable_buffer>(buffers);
-    return start<void(std::error_code, std::size_t)>(
-        [buffer](SSL* ssl) {
-          if (buffer.size() == 0) return tls_detail::Attempt{};
-          std::size_t n = 0;
-          const int result = SSL_read_ex(ssl, buffer.data(), buffer.size(), &n);
-          return result == 1 ? tls_detail::Attempt{.bytes = n} : tls_detail::classify(ssl, result);
-        },
-        std::forward<Token>(token));
+    return start<void(std::error_code, std::size_t)>([buffer](SSL* ssl) { return tls_detail::read(ssl, buffer); },
+                                                     std::forward<Token>(token));
   }
 
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     const asio::const_buffer buffer = first_nonempty<asio::const_buffer>(buffers);
-    return start<void(std::error_code, std::size_t)>(
-        [buffer](SSL* ssl) {
-          if (buffer.size() == 0) return tls_detail::Attempt{};
-          std::size_t n = 0;
-          const int result = SSL_write_ex(ssl, buffer.data(), buffer.size(), &n);
-          return result == 1 ? tls_detail::Attempt{.bytes = n} : tls_detail::classify(ssl, result);
-        },
-        std::forward<Token>(token));
+    return start<void(std::error_code, std::size_t)>([buffer](SSL* ssl) { return tls_detail::write(ssl, buffer); },
+                                                     std::forward<Token>(token));
   }
+
+  // void(std::error_code): completes once a byte can be read, without taking it, or with the error
+  // a read would report (asio::error::eof, ...). Lets an idle connection wait with no read buffer
+  // of ours allocated; a peek costs no extra system call when the bytes are already there.
+  template <class Token>
+  auto async_wait_readable(Token&& token) {
+    return start<void(std::error_code)>([](SSL* ssl) { return tls_detail::peek(ssl); }, std::forward<Token>(token));
+  }
+
+  // The same, tried once without waiting: asio::error::would_block when the socket has nothing
+  // (or no room) yet. Tried first by the request loop (message_io.hpp), so that the common case,
+  // bytes already there or room to write, costs no asynchronous operation: no post, no suspension.
+  // After would_block from a write, the next write must be of the same bytes (OpenSSL's rule).
+  std::error_code read_some_now(asio::mutable_buffer buffer, std::size_t& n);
+  std::error_code write_some_now(asio::const_buffer buffer, std::size_t& n);
 
 private:
   struct SslFree {
@@ -142,7 +142,6 @@ private:
   private:
     template <class Self>
     void step(Self& self, bool initiating) {
-      tls_detail::before_call();
       result_ = attempt_(stream_->ssl_.get());
       using Wait = tls_detail::Attempt::Wait;
       if (result_.wait != Wait::none) {

@@ -214,3 +214,37 @@ TEST_CASE("TlsStream: a pending read ends with operation_aborted when its socket
   io.run();
   CHECK(read_error == asio::error::operation_aborted);
 }
+
+TEST_CASE("TlsStream: waiting until readable takes no bytes, and sees what OpenSSL already holds") {
+  asio::io_context io;
+  auto [accepted, connecting] = socket_pair(io);
+  std::string first;
+  std::string rest;
+
+  asio::co_spawn(io, [&, socket = std::move(accepted)]() mutable -> asio::awaitable<void> {
+    TlsStream tls(std::move(socket), contexts().server->native_handle(), TlsStream::Role::server);
+    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
+    REQUIRE_FALSE(ec);
+    auto [wait_ec] = co_await tls.async_wait_readable(pt::nothrow_awaitable);
+    REQUIRE_FALSE(wait_ec);
+    first.resize(2);  // part of the record: the rest stays inside OpenSSL, not in the socket
+    co_await asio::async_read(tls, asio::buffer(first), asio::use_awaitable);
+    std::tie(wait_ec) = co_await tls.async_wait_readable(pt::nothrow_awaitable);  // must not hang
+    REQUIRE_FALSE(wait_ec);
+    rest.resize(3);
+    co_await asio::async_read(tls, asio::buffer(rest), asio::use_awaitable);
+  }, rethrow);
+  asio::co_spawn(io, [&, socket = std::move(connecting)]() mutable -> asio::awaitable<void> {
+    auto tls = client_stream(std::move(socket));
+    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
+    REQUIRE_FALSE(ec);
+    asio::steady_timer pause(io, std::chrono::milliseconds(20));  // the server is waiting by now
+    co_await pause.async_wait(asio::use_awaitable);
+    co_await asio::async_write(tls, asio::buffer(std::string_view("hello")), asio::use_awaitable);
+    pause.expires_after(std::chrono::milliseconds(200));  // keep the connection open meanwhile
+    co_await pause.async_wait(asio::use_awaitable);
+  }, rethrow);
+  io.run();
+  CHECK(first == "he");
+  CHECK(rest == "llo");
+}
