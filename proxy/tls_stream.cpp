@@ -135,21 +135,23 @@ Attempt handshake(SSL* ssl) {
   return result == 1 ? Attempt{} : classify(ssl, result);
 }
 
-Attempt read(SSL* ssl, asio::mutable_buffer buffer) {
+namespace {
+
+// SSL_read_ex or SSL_write_ex on `buffer`, as one Attempt.
+template <class Buffer, class Call>
+Attempt transfer(SSL* ssl, Buffer buffer, Call call) {
   if (buffer.size() == 0) return {};
   before_call();
   std::size_t n = 0;
-  const int result = SSL_read_ex(ssl, buffer.data(), buffer.size(), &n);
+  const int result = call(ssl, buffer.data(), buffer.size(), &n);
   return result == 1 ? Attempt{.bytes = n} : classify(ssl, result);
 }
 
-Attempt write(SSL* ssl, asio::const_buffer buffer) {
-  if (buffer.size() == 0) return {};
-  before_call();
-  std::size_t n = 0;
-  const int result = SSL_write_ex(ssl, buffer.data(), buffer.size(), &n);
-  return result == 1 ? Attempt{.bytes = n} : classify(ssl, result);
-}
+}  // namespace
+
+Attempt read(SSL* ssl, asio::mutable_buffer buffer) { return transfer(ssl, buffer, SSL_read_ex); }
+
+Attempt write(SSL* ssl, asio::const_buffer buffer) { return transfer(ssl, buffer, SSL_write_ex); }
 
 Attempt peek(SSL* ssl) {
   before_call();
