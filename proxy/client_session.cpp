@@ -1,5 +1,4 @@
 #include "proxy/client_session.hpp"
-#include "proxy/tls_stream.hpp"
 
 #include "auth/connect_policy.hpp"
 #include "auth/host_port.hpp"
@@ -15,6 +14,7 @@
 #include "proxy/mitm_session.hpp"
 #include "proxy/server.hpp"
 #include "proxy/services.hpp"
+#include "proxy/tls_stream.hpp"
 #include "proxy/tunnel.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>

@@ -6,8 +6,9 @@
 //
 // Both branches of each operation return the same type for the same completion token, so this
 // works with nothrow_awaitable and with composed operations such as asio::async_write.
-#include <asio/ip/tcp.hpp>
 #include "proxy/tls_stream.hpp"
+
+#include <asio/ip/tcp.hpp>
 
 #include <utility>
 

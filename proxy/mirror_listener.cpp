@@ -1,5 +1,4 @@
 #include "proxy/mirror_listener.hpp"
-#include "proxy/tls_stream.hpp"
 
 #include "proxy/access_log.hpp"
 #include "proxy/config.hpp"
@@ -8,6 +7,7 @@
 #include "proxy/mitm_session.hpp"
 #include "proxy/server.hpp"
 #include "proxy/services.hpp"
+#include "proxy/tls_stream.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ssl/context.hpp>

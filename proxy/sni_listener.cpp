@@ -1,5 +1,4 @@
 #include "proxy/sni_listener.hpp"
-#include "proxy/tls_stream.hpp"
 
 #include "auth/registry_matcher.hpp"
 #include "ca/leaf_context_cache.hpp"
@@ -11,6 +10,7 @@
 #include "proxy/server.hpp"
 #include "proxy/services.hpp"
 #include "proxy/sni_client_hello.hpp"
+#include "proxy/tls_stream.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/ssl/context.hpp>

@@ -199,11 +199,21 @@ std::error_code settle(const tls_detail::Attempt& attempt, std::size_t& n) {
 
 }  // namespace
 
+bool TlsStream::take_turn() {
+  if (++sync_streak_ < kSyncStreak) return true;
+  sync_streak_ = 0;
+  return false;
+}
+
 std::error_code TlsStream::read_some_now(asio::mutable_buffer buffer, std::size_t& n) {
+  n = 0;
+  if (!take_turn()) return asio::error::would_block;
   return settle(tls_detail::read(ssl_.get(), buffer), n);
 }
 
 std::error_code TlsStream::write_some_now(asio::const_buffer buffer, std::size_t& n) {
+  n = 0;
+  if (!take_turn()) return asio::error::would_block;
   return settle(tls_detail::write(ssl_.get(), buffer), n);
 }
 

@@ -100,6 +100,10 @@ public:
   // (or no room) yet. Tried first by the request loop (message_io.hpp), so that the common case,
   // bytes already there or room to write, costs no asynchronous operation: no post, no suspension.
   // After would_block from a write, the next write must be of the same bytes (OpenSSL's rule).
+  // Every kSyncStreak-th call says would_block without trying: a transfer that never has to wait
+  // (a fast upstream, a fast client) then still goes through the scheduler now and then, where
+  // the other connections on its thread get their turn.
+  static constexpr unsigned kSyncStreak = 16;
   std::error_code read_some_now(asio::mutable_buffer buffer, std::size_t& n);
   std::error_code write_some_now(asio::const_buffer buffer, std::size_t& n);
 
@@ -180,8 +184,11 @@ private:
                                                  socket_);
   }
 
+  bool take_turn();  // false: time to yield (see kSyncStreak)
+
   asio::ip::tcp::socket socket_;
   std::unique_ptr<SSL, SslFree> ssl_;
+  unsigned sync_streak_ = 0;
 };
 
 }  // namespace pt

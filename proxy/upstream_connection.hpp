@@ -3,11 +3,10 @@
 // resolve overrides or DNS, connect, TLS with SNI and host name verification, keep-alive.
 #include "proxy/deadline.hpp"
 #include "proxy/read_buffer.hpp"
+#include "proxy/tls_stream.hpp"
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
-#include "proxy/tls_stream.hpp"
-
 #include <asio/ssl/context.hpp>
 #include <asio/thread_pool.hpp>
 

@@ -248,3 +248,37 @@ TEST_CASE("TlsStream: waiting until readable takes no bytes, and sees what OpenS
   CHECK(first == "he");
   CHECK(rest == "llo");
 }
+
+TEST_CASE("TlsStream: a transfer that never waits still yields to the scheduler now and then") {
+  asio::io_context io;
+  auto [accepted, connecting] = socket_pair(io);
+  unsigned completed_at_once = 0;
+  unsigned deferred = 0;
+
+  asio::co_spawn(io, [&, socket = std::move(accepted)]() mutable -> asio::awaitable<void> {
+    TlsStream tls(std::move(socket), contexts().server->native_handle(), TlsStream::Role::server);
+    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
+    REQUIRE_FALSE(ec);
+    const char byte = 'x';
+    for (unsigned i = 0; i < 3 * TlsStream::kSyncStreak; ++i) {  // tiny writes: the socket has room
+      std::size_t n = 0;
+      if (tls.write_some_now(asio::buffer(&byte, 1), n) == asio::error::would_block) {
+        ++deferred;
+        co_await asio::async_write(tls, asio::buffer(&byte, 1), asio::use_awaitable);
+      } else {
+        ++completed_at_once;
+      }
+    }
+  }, rethrow);
+  asio::co_spawn(io, [&, socket = std::move(connecting)]() mutable -> asio::awaitable<void> {
+    auto tls = client_stream(std::move(socket));
+    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
+    REQUIRE_FALSE(ec);
+    std::string all(3 * TlsStream::kSyncStreak, '\0');
+    co_await asio::async_read(tls, asio::buffer(all), asio::use_awaitable);
+    CHECK(all == std::string(all.size(), 'x'));
+  }, rethrow);
+  io.run();
+  CHECK(deferred == 3);
+  CHECK(completed_at_once == 3 * TlsStream::kSyncStreak - 3);
+}
