@@ -65,6 +65,15 @@ TlsStream client_stream(tcp::socket socket) {
   return stream;
 }
 
+TlsStream server_stream(tcp::socket socket, std::string early = {}) {
+  return TlsStream(std::move(socket), contexts().server->native_handle(), TlsStream::Role::server, std::move(early));
+}
+
+asio::awaitable<void> handshake(TlsStream& tls) {
+  auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
+  REQUIRE_FALSE(ec);
+}
+
 }  // namespace
 
 TEST_CASE("TlsStream: handshake, then bytes both ways, larger than the socket buffers") {
@@ -82,17 +91,15 @@ TEST_CASE("TlsStream: handshake, then bytes both ways, larger than the socket bu
   std::string request;
 
   asio::co_spawn(io, [&, socket = std::move(accepted)]() mutable -> asio::awaitable<void> {
-    TlsStream tls(std::move(socket), contexts().server->native_handle(), TlsStream::Role::server);
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    auto tls = server_stream(std::move(socket));
+    co_await handshake(tls);
     request.resize(5);
     co_await asio::async_read(tls, asio::buffer(request), asio::use_awaitable);
     co_await asio::async_write(tls, asio::buffer(payload), asio::use_awaitable);
   }, rethrow);
   asio::co_spawn(io, [&, socket = std::move(connecting)]() mutable -> asio::awaitable<void> {
     auto tls = client_stream(std::move(socket));
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    co_await handshake(tls);
     CHECK(SSL_get_verify_result(tls.native_handle()) == X509_V_OK);
     co_await asio::async_write(tls, asio::buffer(std::string_view("hello")), asio::use_awaitable);
     received.resize(payload.size());
@@ -112,17 +119,15 @@ TEST_CASE("TlsStream: bytes read before the handshake are read first") {
     // As after a CONNECT head: some of the ClientHello has already been read off the socket.
     std::string early(16, '\0');
     co_await asio::async_read(socket, asio::buffer(early), asio::use_awaitable);
-    TlsStream tls(std::move(socket), contexts().server->native_handle(), TlsStream::Role::server, early);
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    auto tls = server_stream(std::move(socket), early);
+    co_await handshake(tls);
     char byte = 0;
     co_await asio::async_read(tls, asio::buffer(&byte, 1), asio::use_awaitable);
     co_await asio::async_write(tls, asio::buffer(&byte, 1), asio::use_awaitable);
   }, rethrow);
   asio::co_spawn(io, [&, socket = std::move(connecting)]() mutable -> asio::awaitable<void> {
     auto tls = client_stream(std::move(socket));
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    co_await handshake(tls);
     co_await asio::async_write(tls, asio::buffer(std::string_view("x")), asio::use_awaitable);
     echoed.resize(1);
     co_await asio::async_read(tls, asio::buffer(echoed), asio::use_awaitable);
@@ -138,17 +143,15 @@ TEST_CASE("TlsStream: how a connection ends is reported as asio::ssl::stream doe
   std::error_code read_error;
 
   asio::co_spawn(io, [&, socket = std::move(accepted)]() mutable -> asio::awaitable<void> {
-    TlsStream tls(std::move(socket), contexts().server->native_handle(), TlsStream::Role::server);
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    auto tls = server_stream(std::move(socket));
+    co_await handshake(tls);
     char byte = 0;
     auto [read_ec, n] = co_await tls.async_read_some(asio::buffer(&byte, 1), pt::nothrow_awaitable);
     read_error = read_ec;
   }, rethrow);
   asio::co_spawn(io, [&, socket = std::move(connecting)]() mutable -> asio::awaitable<void> {
     auto tls = client_stream(std::move(socket));
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    co_await handshake(tls);
     if (clean) SSL_shutdown(tls.native_handle());  // close_notify (non-blocking: just sent)
     tls.next_layer().close();
   }, rethrow);
@@ -168,7 +171,7 @@ TEST_CASE("TlsStream: a client that does not trust the certificate fails the han
   std::error_code client_error;
 
   asio::co_spawn(io, [&, socket = std::move(accepted)]() mutable -> asio::awaitable<void> {
-    TlsStream tls(std::move(socket), contexts().server->native_handle(), TlsStream::Role::server);
+    auto tls = server_stream(std::move(socket));
     std::tie(server_error) = co_await tls.async_handshake(pt::nothrow_awaitable);
   }, rethrow);
   asio::co_spawn(io, [&, socket = std::move(connecting)]() mutable -> asio::awaitable<void> {
@@ -192,10 +195,9 @@ TEST_CASE("TlsStream: a pending read ends with operation_aborted when its socket
   TlsStream* server = nullptr;
 
   asio::co_spawn(io, [&, socket = std::move(accepted)]() mutable -> asio::awaitable<void> {
-    TlsStream tls(std::move(socket), contexts().server->native_handle(), TlsStream::Role::server);
+    auto tls = server_stream(std::move(socket));
     server = &tls;
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    co_await handshake(tls);
     char byte = 0;
     auto [read_ec, n] = co_await tls.async_read_some(asio::buffer(&byte, 1), pt::nothrow_awaitable);
     read_error = read_ec;
@@ -203,8 +205,7 @@ TEST_CASE("TlsStream: a pending read ends with operation_aborted when its socket
   }, rethrow);
   asio::co_spawn(io, [&, socket = std::move(connecting)]() mutable -> asio::awaitable<void> {
     auto tls = client_stream(std::move(socket));
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    co_await handshake(tls);
     asio::steady_timer pause(io, std::chrono::milliseconds(50));
     co_await pause.async_wait(asio::use_awaitable);
     REQUIRE(server);
@@ -222,9 +223,8 @@ TEST_CASE("TlsStream: waiting until readable takes no bytes, and sees what OpenS
   std::string rest;
 
   asio::co_spawn(io, [&, socket = std::move(accepted)]() mutable -> asio::awaitable<void> {
-    TlsStream tls(std::move(socket), contexts().server->native_handle(), TlsStream::Role::server);
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    auto tls = server_stream(std::move(socket));
+    co_await handshake(tls);
     auto [wait_ec] = co_await tls.async_wait_readable(pt::nothrow_awaitable);
     REQUIRE_FALSE(wait_ec);
     first.resize(2);  // part of the record: the rest stays inside OpenSSL, not in the socket
@@ -236,8 +236,7 @@ TEST_CASE("TlsStream: waiting until readable takes no bytes, and sees what OpenS
   }, rethrow);
   asio::co_spawn(io, [&, socket = std::move(connecting)]() mutable -> asio::awaitable<void> {
     auto tls = client_stream(std::move(socket));
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    co_await handshake(tls);
     asio::steady_timer pause(io, std::chrono::milliseconds(20));  // the server is waiting by now
     co_await pause.async_wait(asio::use_awaitable);
     co_await asio::async_write(tls, asio::buffer(std::string_view("hello")), asio::use_awaitable);
@@ -256,9 +255,8 @@ TEST_CASE("TlsStream: a transfer that never waits still yields to the scheduler 
   unsigned deferred = 0;
 
   asio::co_spawn(io, [&, socket = std::move(accepted)]() mutable -> asio::awaitable<void> {
-    TlsStream tls(std::move(socket), contexts().server->native_handle(), TlsStream::Role::server);
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    auto tls = server_stream(std::move(socket));
+    co_await handshake(tls);
     const char byte = 'x';
     for (unsigned i = 0; i < 3 * TlsStream::kSyncStreak; ++i) {  // tiny writes: the socket has room
       std::size_t n = 0;
@@ -272,8 +270,7 @@ TEST_CASE("TlsStream: a transfer that never waits still yields to the scheduler 
   }, rethrow);
   asio::co_spawn(io, [&, socket = std::move(connecting)]() mutable -> asio::awaitable<void> {
     auto tls = client_stream(std::move(socket));
-    auto [ec] = co_await tls.async_handshake(pt::nothrow_awaitable);
-    REQUIRE_FALSE(ec);
+    co_await handshake(tls);
     std::string all(3 * TlsStream::kSyncStreak, '\0');
     co_await asio::async_read(tls, asio::buffer(all), asio::use_awaitable);
     CHECK(all == std::string(all.size(), 'x'));
