@@ -14,6 +14,8 @@
 // async_write_some, async_handshake, native_handle, next_layer), so it works with nothrow_awaitable
 // and with composed operations such as asio::async_write. Like any Asio stream: at most one read
 // and one write outstanding at a time, all on the socket's executor.
+#include "ca/openssl_ptr.hpp"
+
 #include <asio/buffer.hpp>
 #include <asio/compose.hpp>
 #include <asio/ip/tcp.hpp>
@@ -108,10 +110,6 @@ public:
   std::error_code write_some_now(asio::const_buffer buffer, std::size_t& n);
 
 private:
-  struct SslFree {
-    void operator()(SSL* ssl) const { SSL_free(ssl); }
-  };
-
   template <class Buffer, class Buffers>
   static Buffer first_nonempty(const Buffers& buffers) {
     for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers); ++it) {
@@ -187,7 +185,7 @@ private:
   bool take_turn();  // false: time to yield (see kSyncStreak)
 
   asio::ip::tcp::socket socket_;
-  std::unique_ptr<SSL, SslFree> ssl_;
+  ca::SslPtr ssl_;
   unsigned sync_streak_ = 0;
 };
 
