@@ -54,15 +54,6 @@ private:
 // Quote values that would make the line ambiguous to split on spaces.
 bool needs_quotes(std::string_view s) { return s.empty() || s.find_first_of(" \"=") != std::string_view::npos; }
 
-std::string text_value(const nlohmann::json& v) {
-  if (v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    if (needs_quotes(s)) return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    return s;
-  }
-  return v.dump();
-}
-
 }  // namespace
 
 LogFormat parse_log_format(std::string_view text) {
@@ -99,10 +90,11 @@ void log_event(std::string_view message, const nlohmann::ordered_json& fields) {
   }
   std::string line(message);
   for (auto& [k, v] : fields.items()) {
-    line += ' ';
-    line += k;
-    line += '=';
-    line += text_value(v);
+    if (v.is_string()) {
+      append_text_field(line, k, v.get_ref<const std::string&>());
+    } else {
+      fmt::format_to(std::back_inserter(line), " {}={}", k, v.dump());
+    }
   }
   spdlog::info("{}", line);
 }
