@@ -146,9 +146,12 @@ fi
 # for all candidate paths (merged /usr: a library may be registered under /lib or /usr/lib).
 # The ASan/UBSan test build links differently (sanitizer runtimes, shared RocksDB and its deps):
 # it says nothing about the release image, so only the release build is checked this way.
+# ldd's output is read once: under pipefail, "ldd | grep -q" fails whenever grep exits before ldd
+# has written everything (SIGPIPE), which made a sanitized build look like a release build in CI.
+linked=$(ldd "$PULLTHROUGH_BIN")
 sanitized=0
-ldd "$PULLTHROUGH_BIN" | grep -q 'libasan\.' && sanitized=1
-mapfile -t libs < <(ldd "$PULLTHROUGH_BIN" | awk '$3 ~ /^\// {print $3}')
+grep -q 'libasan\.' <<<"$linked" && sanitized=1
+mapfile -t libs < <(awk '$3 ~ /^\// {print $3}' <<<"$linked")
 [ "${#libs[@]}" -gt 0 ] || fail "ldd found no shared libraries in $PULLTHROUGH_BIN"
 candidates_of() { local real; real=$(readlink -f "$1"); printf '%s\n' "$1" "$real" "${real#/usr}" "/usr$1" "/usr$real"; }
 declare -A owner_of=()
