@@ -69,7 +69,7 @@ def main():
     w("# pullthrough benchmark results\n")
     w("| | |\n| --- | --- |")
     for k in ("date", "commit", "binary", "cpus", "settings", "upstream", "image_big", "image_many", "tools",
-              "loadavg_start", "loadavg_end"):
+              "loadavg_start", "loadavg_end", "storm_tls_pullthrough", "storm_tls_nginx"):
         if k in meta:
             w(f"| {k} | {meta[k]} |")
     w("")
@@ -126,9 +126,22 @@ def main():
     hs_rps, hs_p99 = f.med("storm_handshake_rps", "pullthrough"), f.med("storm_handshake_p99_ms", "pullthrough")
     rs_rps, rs_p99 = f.med("storm_resumed_rps", "pullthrough"), f.med("storm_resumed_p99_ms", "pullthrough")
     errs = sum(sum(f.all(f"storm_{n}_errors", "pullthrough")) for n in ("keepalive", "handshake", "resumed"))
+
+    def vs_nginx(n):  # "nginx: R req/s (pullthrough = X of it), CPU per request P vs N µs"
+        nrps = f.med(f"storm_{n}_rps", "nginx")
+        if nrps is None:
+            return ""
+        return (f"nginx baseline {fmt(nrps, ' /s', 0)}: pullthrough = {fmt(ratio(f.med(f'storm_{n}_rps', 'pullthrough'), nrps), 'x')}; "
+                f"server CPU per request {fmt(cpu_per_request_us(n, 'pullthrough'), ' µs', 0)} vs "
+                f"{fmt(cpu_per_request_us(n, 'nginx'), ' µs', 0)}")
+
+    def cpu_per_request_us(n, system):
+        util, rps = f.med(f"storm_{n}_cpu_util", system), f.med(f"storm_{n}_rps", system)
+        return util / rps * 1e6 if util is not None and rps else None
+
     targets.append(("HEAD storm keep-alive: >= 20,000 req/s",
                     f"{fmt(ka_rps, ' req/s', 0)} (proxy CPU {fmt(f.med('storm_keepalive_cpu_util', 'pullthrough'), ' cores')})",
-                    verdict(None if ka_rps is None else ka_rps >= 20000), ""))
+                    verdict(None if ka_rps is None else ka_rps >= 20000), vs_nginx("keepalive")))
     targets.append(("HEAD storm keep-alive: p99 < 5 ms", f"p99 {fmt(ka_p99, ' ms')}",
                     verdict(None if ka_p99 is None else ka_p99 < 5), ""))
     resumed = f.med("storm_resumed_resumed", "pullthrough")
@@ -136,7 +149,8 @@ def main():
     targets.append(("New CONNECT+TLS per request: >= 2,000 handshakes/s",
                     f"full handshakes {fmt(hs_rps, ' /s', 0)} (p99 {fmt(hs_p99, ' ms')}); with resumption offered "
                     f"{fmt(rs_rps, ' /s', 0)} (p99 {fmt(rs_p99, ' ms')}, {fmt(resumed, '', 0)} resumed per run)",
-                    verdict(None if hs_rps is None else hs_rps >= 2000), f"errors in all storms: {errs:.0f}"))
+                    verdict(None if hs_rps is None else hs_rps >= 2000),
+                    f"{vs_nginx('handshake')}; resumed: {vs_nginx('resumed')}; errors in all storms: {errs:.0f}"))
 
     # ---- concurrency
     cw, c1 = f.med("conc_wall", "pullthrough"), f.med("conc_one_wall", "pullthrough")
@@ -184,13 +198,18 @@ def main():
       f"{fmt(f.med('stream_miss_Bps', 'pullthrough') and f.med('stream_miss_Bps', 'pullthrough') / 1e6, '', 0)} |\n")
 
     w("## 4. Manifest HEAD storm (cached tag manifest, pt_loadgen)\n")
-    w("| mode | req/s | p99 ms | proxy CPU (cores) | load generator CPU (cores) |")
-    w("| --- | --- | --- | --- | --- |")
-    for n, label in (("keepalive", "keep-alive"), ("handshake", "new CONNECT+TLS, full handshake"),
-                     ("resumed", "new CONNECT+TLS, resumption offered")):
-        w(f"| {label} | {fmt(f.med(f'storm_{n}_rps', 'pullthrough'), '', 0)} | "
-          f"{fmt(f.med(f'storm_{n}_p99_ms', 'pullthrough'))} | {fmt(f.med(f'storm_{n}_cpu_util', 'pullthrough'))} | "
-          f"{fmt(f.med(f'storm_{n}_client_cpu_util', 'pullthrough'))} |")
+    w("The baseline is nginx (2 workers) serving the same manifest over TLS with an EC P-256 certificate, "
+      "logging every request, reached by the same load generator without the CONNECT.\n")
+    w("| mode | server | req/s | p99 ms | server CPU (cores) | server CPU per request (µs) | load generator CPU (cores) |")
+    w("| --- | --- | --- | --- | --- | --- | --- |")
+    for n, label in (("keepalive", "keep-alive"), ("handshake", "new connection, full handshake"),
+                     ("resumed", "new connection, resumption offered")):
+        for system in ("pullthrough", "nginx"):
+            if f.med(f"storm_{n}_rps", system) is None:
+                continue
+            w(f"| {label} | {system} | {fmt(f.med(f'storm_{n}_rps', system), '', 0)} | "
+              f"{fmt(f.med(f'storm_{n}_p99_ms', system))} | {fmt(f.med(f'storm_{n}_cpu_util', system))} | "
+              f"{fmt(cpu_per_request_us(n, system), '', 0)} | {fmt(f.med(f'storm_{n}_client_cpu_util', system))} |")
     w("")
 
     w("## 6. Proxy resources\n")

@@ -7,6 +7,8 @@
 //              the previous session of that thread (TLS 1.3 ticket) as a client runtime would
 //   idle       opens --conns connections (one request each), prints "ready N", then keeps them
 //              open for --hold s (or until stdin closes) so the caller can measure the proxy
+// --direct skips the CONNECT: --proxy is then a TLS server itself (the benchmark's nginx
+// baseline), reached with the same handshakes and requests as through the proxy.
 // keepalive/handshake print one JSON object: requests, errors, seconds, rps, p50/p90/p99/max ms.
 //
 // Blocking sockets and one thread per connection on purpose: simple, and the client's own cost
@@ -50,6 +52,7 @@ struct Options {
   double duration = 5;
   double hold = 30;
   bool resume = false;
+  bool direct = false;  // no CONNECT: TLS straight to --proxy
 };
 
 [[noreturn]] void die(const std::string& what) {
@@ -61,7 +64,7 @@ void usage() {
   std::fprintf(stderr,
                "usage: pt_loadgen --proxy HOST:PORT --target HOST:PORT --cafile CA.pem\n"
                "         [--mode keepalive|handshake|idle] [--path P] [--method HEAD|GET]\n"
-               "         [--accept TYPE] [--conns N] [--duration S] [--hold S] [--resume]\n");
+               "         [--accept TYPE] [--conns N] [--duration S] [--hold S] [--resume] [--direct]\n");
   std::exit(2);
 }
 
@@ -89,6 +92,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--duration") o.duration = std::atof(next().c_str());
     else if (a == "--hold") o.hold = std::atof(next().c_str());
     else if (a == "--resume") o.resume = true;
+    else if (a == "--direct") o.direct = true;
     else usage();
   }
   if (o.target.empty() || o.cafile.empty() || o.conns <= 0) usage();
@@ -125,10 +129,12 @@ class Connection {
     if (!ok) return false;
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    std::string connect = "CONNECT " + o_.target + " HTTP/1.1\r\nHost: " + o_.target + "\r\n\r\n";
-    if (!send_plain(connect)) return false;
-    std::string head;
-    if (!read_plain_head(head) || head.compare(0, 12, "HTTP/1.1 200") != 0) return false;
+    if (!o_.direct) {
+      std::string connect = "CONNECT " + o_.target + " HTTP/1.1\r\nHost: " + o_.target + "\r\n\r\n";
+      if (!send_plain(connect)) return false;
+      std::string head;
+      if (!read_plain_head(head) || head.compare(0, 12, "HTTP/1.1 200") != 0) return false;
+    }
     ssl_.reset(SSL_new(ctx_));
     std::string host = o_.target.substr(0, o_.target.rfind(':'));
     SSL_set_tlsext_host_name(ssl_.get(), host.c_str());
@@ -140,6 +146,7 @@ class Connection {
   }
 
   bool resumed() const { return ssl_ && SSL_session_reused(ssl_.get()); }
+  std::string version() const { return ssl_ ? SSL_get_version(ssl_.get()) : ""; }
   SSL_SESSION* session() const { return ssl_ ? SSL_get1_session(ssl_.get()) : nullptr; }
 
   // One request; true when a 200 came back (and, for GET, its body was read).
@@ -230,6 +237,7 @@ struct ThreadResult {
   std::vector<double> latencies_ms;
   long errors = 0;
   long resumed = 0;
+  std::string version;  // the TLS version of the first connection: baselines must compare alike
 };
 
 double percentile(const std::vector<double>& sorted, double p) {
@@ -248,6 +256,7 @@ void run_worker(const Options& o, SSL_CTX* ctx, Clock::time_point end, ThreadRes
     if (o.mode == "handshake" || !open) {
       ok = c.open(o.resume ? session : nullptr);
       open = ok;
+      if (ok && r.version.empty()) r.version = c.version();
       if (ok && c.resumed()) ++r.resumed;
     }
     if (ok) ok = c.request();
@@ -283,10 +292,14 @@ int run_load(const Options& o, SSL_CTX* ctx) {
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   std::vector<double> all;
   long errors = 0, resumed = 0;
+  std::string versions;
   for (auto& r : results) {
     all.insert(all.end(), r.latencies_ms.begin(), r.latencies_ms.end());
     errors += r.errors;
     resumed += r.resumed;
+    if (!r.version.empty() && versions.find(r.version) == std::string::npos) {
+      versions += (versions.empty() ? "" : ",") + r.version;
+    }
   }
   std::sort(all.begin(), all.end());
   rusage ru{};
@@ -296,10 +309,10 @@ int run_load(const Options& o, SSL_CTX* ctx) {
   std::printf(
       "{\"mode\":\"%s\",\"resume\":%s,\"conns\":%d,\"requests\":%zu,\"errors\":%ld,\"resumed\":%ld,"
       "\"seconds\":%.3f,\"rps\":%.1f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,"
-      "\"client_cpu_s\":%.3f}\n",
+      "\"client_cpu_s\":%.3f,\"tls\":\"%s\"}\n",
       o.mode.c_str(), o.resume ? "true" : "false", o.conns, all.size(), errors, resumed, seconds,
       static_cast<double>(all.size()) / seconds, percentile(all, 0.5), percentile(all, 0.9), percentile(all, 0.99),
-      all.empty() ? 0.0 : all.back(), client_cpu);
+      all.empty() ? 0.0 : all.back(), client_cpu, versions.c_str());
   return all.empty() ? 1 : 0;
 }
 
