@@ -111,7 +111,13 @@ void append_text_field(std::string& line, std::string_view key, std::string_view
 }
 
 void append_text_field(std::string& line, std::string_view key, std::uint64_t value) {
-  fmt::format_to(std::back_inserter(line), " {}={}", key, value);
+  // format_int, not format_to(back_inserter(line)): one per request field, and the iterator path
+  // showed up in the profile of a HEAD storm.
+  const fmt::format_int digits(value);
+  line += ' ';
+  line += key;
+  line += '=';
+  line.append(digits.data(), digits.size());
 }
 
 }  // namespace pt

@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
-#include <iterator>
 
 namespace pt {
 
@@ -36,10 +35,11 @@ void log_access(const AccessRecord& r) {
   append_text_field(line, "path", r.path);
   append_text_field(line, "status", static_cast<std::uint64_t>(r.status));
   append_text_field(line, "bytes", r.bytes);
-  fmt::format_to(std::back_inserter(line), " duration_ms={:.1f}", ms);
+  char duration[48];
+  line.append(duration, fmt::format_to_n(duration, sizeof duration, " duration_ms={:.1f}", ms).out);
   append_text_field(line, "cache", r.cache);
   if (!r.error.empty()) append_text_field(line, "error", r.error);
-  spdlog::info("{}", line);
+  spdlog::default_logger_raw()->log(spdlog::level::info, spdlog::string_view_t(line));  // no "{}" to format
 }
 
 std::string peer_text(const asio::ip::tcp::socket& socket) {
