@@ -549,17 +549,21 @@ push_seed_dir() {
 }
 
 # start_nginx_tls NAME IP PORT DOCROOT  — nginx serving DOCROOT over TLS with
-# the test server certificate. Sets NGINX_DIR.
+# the test server certificate. Sets NGINX_DIR. Optional settings (environment):
+#   NGINX_CRT NGINX_KEY NGINX_CA  another certificate, and the CA that verifies it
+#   NGINX_WORKERS                 worker processes (1)
+#   NGINX_HTTP_EXTRA NGINX_SERVER_EXTRA  more directives for the http / server block
 start_nginx_tls() {
   local name=$1 ip=$2 port=$3 root=$4
   local dir="$T/nginx-$name"
   [ -n "${SERVER_CRT:-}" ] || make_test_pki "$T/pki"
+  local crt=${NGINX_CRT:-$SERVER_CRT} key=${NGINX_KEY:-$SERVER_KEY} ca=${NGINX_CA:-$TEST_CA_CRT}
   mkdir -p "$dir/tmp"
   local user_line=""
   [ "$(id -u)" != 0 ] || user_line="user root root;"
   cat >"$dir/nginx.conf" <<EOF
 $user_line
-worker_processes 1;
+worker_processes ${NGINX_WORKERS:-1};
 daemon off;
 pid $dir/nginx.pid;
 error_log $dir/error.log info;
@@ -573,13 +577,15 @@ http {
   scgi_temp_path $dir/tmp/scgi;
   types { text/plain txt; application/json json; }
   default_type application/octet-stream;
+  ${NGINX_HTTP_EXTRA:-}
   server {
     listen $ip:$port ssl;
     server_name _;
-    ssl_certificate $SERVER_CRT;
-    ssl_certificate_key $SERVER_KEY;
+    ssl_certificate $crt;
+    ssl_certificate_key $key;
     root $root;
     location / { }
+    ${NGINX_SERVER_EXTRA:-}
   }
 }
 EOF
@@ -592,7 +598,7 @@ EOF
   local i
   for i in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || { cat "$dir/stdout.log"; fail "nginx $name exited during startup"; }
-    if curl -s -o /dev/null --max-time 2 --cacert "$TEST_CA_CRT" "https://$ip:$port/"; then
+    if curl -s -o /dev/null --max-time 2 --cacert "$ca" "https://$ip:$port/"; then
       NGINX_DIR=$dir
       return 0
     fi
