@@ -150,6 +150,7 @@ def main():
                     f"full handshakes {fmt(hs_rps, ' /s', 0)} (p99 {fmt(hs_p99, ' ms')}); with resumption offered "
                     f"{fmt(rs_rps, ' /s', 0)} (p99 {fmt(rs_p99, ' ms')}, {fmt(resumed, '', 0)} resumed per run)",
                     verdict(None if hs_rps is None else hs_rps >= 2000),
+                    "" if hs_rps is None else
                     f"{vs_nginx('handshake')}; resumed: {vs_nginx('resumed')}; errors in all storms: {errs:.0f}"))
 
     # ---- concurrency
