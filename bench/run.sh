@@ -9,7 +9,8 @@
 #   3    cache-hit throughput of one large blob through CONNECT+TLS (curl) vs nginx serving the
 #        same file over TLS on loopback; RSS sampled while the blob streams (MISS and HIT)
 #   4    manifest HEAD storm (pt_loadgen): keep-alive, and a new CONNECT+TLS per request (full
-#        handshakes, and with session resumption)
+#        handshakes, and with session resumption), each vs nginx serving the same manifest over
+#        TLS 1.3 to the same load generator (no CONNECT): requests/s and server CPU per request
 #   5    N clients pulling the same cold image at once: wall time, upstream fetches per blob
 #   6    proxy RSS and CPU seconds during 2, 4 and 5; RSS with many idle client connections
 # Results: bench/results/{results.md,raw.tsv,pulls.png} (BENCH_QUICK=1: bench/results/quick/).
