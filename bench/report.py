@@ -127,7 +127,7 @@ def main():
     rs_rps, rs_p99 = f.med("storm_resumed_rps", "pullthrough"), f.med("storm_resumed_p99_ms", "pullthrough")
     errs = sum(sum(f.all(f"storm_{n}_errors", "pullthrough")) for n in ("keepalive", "handshake", "resumed"))
 
-    def vs_nginx(n):  # "nginx: R req/s (pullthrough = X of it), CPU per request P vs N µs"
+    def vs_nginx(n):  # "nginx baseline R /s: pullthrough = Xx; server CPU per request P µs vs N µs"
         nrps = f.med(f"storm_{n}_rps", "nginx")
         if nrps is None:
             return ""
