@@ -482,12 +482,17 @@ storm() { # NAME SYSTEM loadgen-args...
   t1=$(now)
   c1=$($cpu)
   log "storm $name ($sys): $out"
-  meta "storm_tls_$sys" "$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["tls"])' "$out")"
-  rec "storm_${name}_rps" "$sys" "$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["rps"])' "$out")"
-  rec "storm_${name}_p99_ms" "$sys" "$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["p99_ms"])' "$out")"
-  rec "storm_${name}_errors" "$sys" "$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["errors"])' "$out")"
-  rec "storm_${name}_resumed" "$sys" "$(/usr/bin/python3 -c 'import json,sys; print(json.loads(sys.argv[1])["resumed"])' "$out")"
-  rec "storm_${name}_client_cpu_util" "$sys" "$(/usr/bin/python3 -c 'import json,sys; o = json.loads(sys.argv[1]); print(o["client_cpu_s"] / o["seconds"])' "$out")"
+  # One parse of the load generator's JSON for every figure it gives.
+  local rps p99 errors resumed client_util tls
+  read -r rps p99 errors resumed client_util tls < <(/usr/bin/python3 -c 'import json, sys
+o = json.loads(sys.argv[1])
+print(o["rps"], o["p99_ms"], o["errors"], o["resumed"], o["client_cpu_s"] / o["seconds"], o["tls"])' "$out")
+  meta "storm_tls_$sys" "$tls"
+  rec "storm_${name}_rps" "$sys" "$rps"
+  rec "storm_${name}_p99_ms" "$sys" "$p99"
+  rec "storm_${name}_errors" "$sys" "$errors"
+  rec "storm_${name}_resumed" "$sys" "$resumed"
+  rec "storm_${name}_client_cpu_util" "$sys" "$client_util"
   rec "storm_${name}_cpu_util" "$sys" "$(awk -v a="$c0" -v b="$c1" -v s="$(elapsed "$t0" "$t1")" 'BEGIN{printf "%.3f", (b - a) / s}')"
   [ "$sys" = nginx ] || rec "storm_hwm_kb" pullthrough "$(proc_status_kb "$PROXY_PID" VmHWM)"
 }

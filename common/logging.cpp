@@ -54,6 +54,13 @@ private:
 // Quote values that would make the line ambiguous to split on spaces.
 bool needs_quotes(std::string_view s) { return s.empty() || s.find_first_of(" \"=") != std::string_view::npos; }
 
+// " key=": what every field starts with.
+void append_key(std::string& line, std::string_view key) {
+  line += ' ';
+  line += key;
+  line += '=';
+}
+
 }  // namespace
 
 LogFormat parse_log_format(std::string_view text) {
@@ -100,9 +107,7 @@ void log_event(std::string_view message, const nlohmann::ordered_json& fields) {
 }
 
 void append_text_field(std::string& line, std::string_view key, std::string_view value) {
-  line += ' ';
-  line += key;
-  line += '=';
+  append_key(line, key);
   if (needs_quotes(value)) {
     line += nlohmann::json(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
@@ -114,9 +119,7 @@ void append_text_field(std::string& line, std::string_view key, std::uint64_t va
   // format_int, not format_to(back_inserter(line)): one per request field, and the iterator path
   // showed up in the profile of a HEAD storm.
   const fmt::format_int digits(value);
-  line += ' ';
-  line += key;
-  line += '=';
+  append_key(line, key);
   line.append(digits.data(), digits.size());
 }
 
