@@ -1,7 +1,7 @@
 #include "auth/cache_auth_mode.hpp"
 
-#include "auth/ascii.hpp"
-#include "auth/host_port.hpp"
+#include "common/ascii.hpp"
+#include "common/host_port.hpp"
 
 #include <fmt/format.h>
 

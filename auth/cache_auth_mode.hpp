@@ -8,7 +8,7 @@
 //           shared, so a layer common to two private repositories is still stored once.
 // Written as a default and per-registry overrides: "shared ghcr.io=verify registry.corp:5000=verify".
 #include "auth/host_pattern.hpp"
-#include "auth/parse_result.hpp"
+#include "common/parse_result.hpp"
 
 #include <cstdint>
 #include <string>

@@ -1,6 +1,6 @@
 #include "auth/cidr_list.hpp"
 
-#include "auth/ascii.hpp"
+#include "common/ascii.hpp"
 
 #include <fmt/format.h>
 

@@ -2,7 +2,7 @@
 // ALLOWED_CLIENTS: the client addresses that may use the proxy, as a list of CIDR blocks. A proxy
 // that holds registry credentials and reaches internal networks must not be open to the world, so
 // the default admits loopback and the private ranges only.
-#include "auth/parse_result.hpp"
+#include "common/parse_result.hpp"
 
 #include <asio/ip/address.hpp>
 

@@ -1,7 +1,7 @@
 #include "auth/connect_policy.hpp"
 
-#include "auth/ascii.hpp"
-#include "auth/host_port.hpp"
+#include "common/ascii.hpp"
+#include "common/host_port.hpp"
 
 #include <fmt/format.h>
 

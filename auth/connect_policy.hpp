@@ -4,7 +4,7 @@
 // admin ports), so only what registries need is allowed: port 443, and the ports of the listed
 // registries, unless configured otherwise.
 #include "auth/host_pattern.hpp"
-#include "auth/parse_result.hpp"
+#include "common/parse_result.hpp"
 
 #include <asio/ip/address.hpp>
 

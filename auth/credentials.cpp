@@ -1,8 +1,8 @@
 #include "auth/credentials.hpp"
 
-#include "auth/ascii.hpp"
+#include "common/ascii.hpp"
 #include "auth/base64.hpp"
-#include "auth/host_port.hpp"
+#include "common/host_port.hpp"
 
 #include <stdexcept>
 

@@ -1,6 +1,6 @@
 #include "auth/host_pattern.hpp"
 
-#include "auth/host_port.hpp"
+#include "common/host_port.hpp"
 
 namespace pt::auth {
 

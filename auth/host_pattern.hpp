@@ -1,7 +1,7 @@
 #pragma once
 // A configured host name, optionally a "*.suffix" wildcard, optionally limited to one port: the
 // unit of REGISTRIES entries (and of the names in UPSTREAM_RESOLVE).
-#include "auth/parse_result.hpp"
+#include "common/parse_result.hpp"
 
 #include <cstdint>
 #include <optional>

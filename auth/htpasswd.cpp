@@ -1,6 +1,6 @@
 #include "auth/htpasswd.hpp"
 
-#include "auth/ascii.hpp"
+#include "common/ascii.hpp"
 #include "auth/base64.hpp"
 
 #include <crypt.h>

@@ -1,6 +1,6 @@
 #include "auth/proxy_authenticator.hpp"
 
-#include "auth/ascii.hpp"
+#include "common/ascii.hpp"
 #include "auth/base64.hpp"
 
 #include <openssl/sha.h>

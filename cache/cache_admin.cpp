@@ -1,12 +1,12 @@
 #include "cache/cache_admin.hpp"
 
+#include "cache/cache_key.hpp"
 #include "common/units.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <ctime>
 #include <deque>
 #include <fstream>
@@ -18,13 +18,6 @@ namespace {
 
 // Manifests are small; anything bigger is not read (its references stay unknown).
 constexpr std::uint64_t kMaxManifestBytes = 4ull << 20;
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 bool plain_text(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return c > 0x20 && c < 0x7f; });
@@ -169,11 +162,10 @@ std::optional<KeyParts> parse_cache_key(std::string_view key) {
   return parts;
 }
 
-std::string ImageReference::str() const {
-  std::string out = registry + "/" + repository;
-  if (tag) out += ":" + *tag;
-  if (digest) out += "@" + digest->str();
-  return out;
+std::string cache_name(const ImageReference& reference) {
+  ImageReference in_cache = reference;
+  in_cache.registry = key_registry(reference.registry);
+  return in_cache.str();
 }
 
 ParsedReference parse_image_reference(std::string_view text) {
@@ -184,45 +176,27 @@ ParsedReference parse_image_reference(std::string_view text) {
                              "registry-1.docker.io/library/alpine:3.19)",
                              text.substr(0, 300), why)};
   };
+  // (Checked first: the messages below quote the text.)
   if (text.empty() || !plain_text(text)) return usage("empty or not printable ASCII");
-  const auto slash = text.find('/');
-  if (slash == 0 || slash == std::string_view::npos || slash + 1 == text.size()) {
-    return usage("no registry host before the repository name");
-  }
-  ImageReference reference;
-  reference.registry = lower(text.substr(0, slash));
-  // Docker's rule: a first component without '.' or ':' (other than localhost) is no host but
-  // part of a Docker Hub name; the cache has no such registry, so say how to write it.
-  if (reference.registry.find_first_of(".:") == std::string::npos && reference.registry != "localhost") {
-    return usage(fmt::format("'{}' is no registry host (Docker Hub images are registry-1.docker.io/...)",
-                             reference.registry));
-  }
-  if (reference.registry.ends_with(":443")) reference.registry.resize(reference.registry.size() - 4);
-  // Docker's short name for Docker Hub; the cache knows the host clients actually talk to.
-  if (reference.registry == "docker.io" || reference.registry == "index.docker.io") {
-    reference.registry = "registry-1.docker.io";
-  }
-  if (reference.registry.find_first_of("@#") != std::string::npos) {
-    return usage("'@' or '#' in the registry");
-  }
-  auto rest = text.substr(slash + 1);
-  if (const auto at = rest.find('@'); at != std::string_view::npos) {
-    reference.digest = Digest::parse(rest.substr(at + 1));
-    if (!reference.digest) return usage("only sha256 digests (sha256:<64 lower-case hex>) are cached");
-    rest = rest.substr(0, at);
-  } else if (const auto colon = rest.find(':'); colon != std::string_view::npos) {
-    reference.tag = std::string(rest.substr(colon + 1));
-    if (reference.tag->empty() || reference.tag->find_first_of(":#/") != std::string::npos) {
-      return usage("bad tag");
+  // By docker's rule a name without a registry host ("alpine", "library/alpine") is a Docker Hub
+  // name. The cache holds many registries and `rm` deletes, so it wants the registry spelt out.
+  if (!registry_component(text)) {
+    const auto slash = text.find('/');
+    if (slash == 0 || slash == std::string_view::npos || slash + 1 == text.size()) {
+      return usage("no registry host before the repository name");
     }
-    rest = rest.substr(0, colon);
+    return usage(fmt::format("'{}' is no registry host (Docker Hub images are registry-1.docker.io/...)",
+                             text.substr(0, slash)));
   }
-  if (rest.empty() || rest.front() == '/' || rest.back() == '/' ||
-      rest.find_first_of(":@#") != std::string_view::npos) {
-    return usage("bad repository name");
+  auto parsed = pt::parse_image_reference(text);
+  if (!parsed.reference) return usage(parsed.error);
+  const auto& reference = *parsed.reference;
+  if (!reference.digest.empty() && !Digest::parse(reference.digest)) {
+    return usage("only sha256 digests (sha256:<64 lower-case hex>) are cached");
   }
-  reference.repository = std::string(rest);
-  return {.reference = std::move(reference)};
+  // Docker pulls name:tag@digest by digest alone; for `rm` either reading would surprise someone.
+  if (!reference.tag.empty() && !reference.digest.empty()) return usage("a tag or a digest, not both");
+  return parsed;
 }
 
 ManifestReferences manifest_references(std::string_view body) {
@@ -453,16 +427,29 @@ std::string format_stats(const CacheStats& stats, std::uint64_t max_bytes) {
 RemovalPlan plan_removal(const CacheSnapshot& snapshot, const ImageReference& reference,
                          bool tag_only) {
   RemovalPlan plan;
-  const auto registry_it = snapshot.registries.find(reference.registry);
+  // The reference in the snapshot's terms: the registry as in cache keys, a sha256 Digest.
+  const auto name = cache_name(reference);
+  const std::optional<std::string> wanted_tag =
+      reference.tag.empty() ? std::nullopt : std::optional<std::string>(reference.tag);
+  std::optional<Digest> wanted_digest;
+  if (!reference.digest.empty()) {
+    wanted_digest = Digest::parse(reference.digest);
+    if (!wanted_digest) {
+      plan.error = fmt::format("nothing cached for {} (only sha256 digests are cached)", name);
+      return plan;
+    }
+  }
+  const auto registry_name = key_registry(reference.registry);
+  const auto registry_it = snapshot.registries.find(registry_name);
   if (registry_it == snapshot.registries.end()) {
-    plan.error = fmt::format("nothing cached for registry {}", reference.registry);
+    plan.error = fmt::format("nothing cached for registry {}", registry_name);
     return plan;
   }
   const auto& registry = registry_it->second;
   const auto only_blob = [&]() {
     // name@digest where the digest is a blob of the registry, not a manifest of the repository.
-    if (!reference.digest) return false;
-    const auto blob = registry.blobs.find(reference.digest->str());
+    if (!wanted_digest) return false;
+    const auto blob = registry.blobs.find(wanted_digest->str());
     if (blob == registry.blobs.end()) return false;
     plan.keys.push_back(blob->second.key);
     plan.blobs = 1;
@@ -470,7 +457,7 @@ RemovalPlan plan_removal(const CacheSnapshot& snapshot, const ImageReference& re
   };
   const auto repository_it = registry.repositories.find(reference.repository);
   if (repository_it == registry.repositories.end()) {
-    if (!only_blob()) plan.error = fmt::format("nothing cached for {}", reference.str());
+    if (!only_blob()) plan.error = fmt::format("nothing cached for {}", name);
     return plan;
   }
   const auto& repository = repository_it->second;
@@ -484,25 +471,25 @@ RemovalPlan plan_removal(const CacheSnapshot& snapshot, const ImageReference& re
   std::set<std::string> removed_manifests;  // digests of this repository's manifest entries
   std::deque<std::string> candidates;       // manifest digests that may go
   for (const auto& tag : repository.tags) {
-    const bool named = reference.tag ? tag.tag == *reference.tag
-                       : reference.digest ? tag.digest == *reference.digest
-                                          : true;
+    const bool named = wanted_tag      ? tag.tag == *wanted_tag
+                       : wanted_digest ? tag.digest == *wanted_digest
+                                       : true;
     if (!named) continue;
     removed_tags.insert(tag.key);
     candidates.push_back(tag.digest.str());
   }
-  const bool whole_repository = !reference.tag && !reference.digest;
-  if (reference.digest) candidates.push_back(reference.digest->str());
+  const bool whole_repository = !wanted_tag && !wanted_digest;
+  if (wanted_digest) candidates.push_back(wanted_digest->str());
   if (whole_repository) {
     for (const auto& [digest, manifest] : repository.manifests) candidates.push_back(digest);
   }
-  if (reference.tag && removed_tags.empty()) {
-    plan.error = fmt::format("nothing cached for {}", reference.str());
+  if (wanted_tag && removed_tags.empty()) {
+    plan.error = fmt::format("nothing cached for {}", name);
     return plan;
   }
-  if (reference.digest && removed_tags.empty() &&
-      !repository.manifests.contains(reference.digest->str())) {
-    if (!only_blob()) plan.error = fmt::format("nothing cached for {}", reference.str());
+  if (wanted_digest && removed_tags.empty() &&
+      !repository.manifests.contains(wanted_digest->str())) {
+    if (!only_blob()) plan.error = fmt::format("nothing cached for {}", name);
     return plan;
   }
 
@@ -526,7 +513,7 @@ RemovalPlan plan_removal(const CacheSnapshot& snapshot, const ImageReference& re
     const auto digest = std::move(candidates.front());
     candidates.pop_front();
     if (gone.contains(digest)) continue;
-    const bool named = whole_repository || (reference.digest && reference.digest->str() == digest);
+    const bool named = whole_repository || (wanted_digest && wanted_digest->str() == digest);
     if (!named && still_used(digest)) continue;
     gone.insert(digest);
     if (repository.manifests.contains(digest)) removed_manifests.insert(digest);
@@ -595,7 +582,7 @@ RemovalResult execute_removal(CacheStore& store, const RemovalPlan& plan) {
 
 nlohmann::json to_json(const ImageReference& reference, const RemovalPlan& plan,
                        const RemovalResult* result) {
-  nlohmann::json out = {{"reference", reference.str()},
+  nlohmann::json out = {{"reference", cache_name(reference)},
                         {"tags", plan.tags},
                         {"manifests", plan.manifests},
                         {"blobs", plan.blobs},

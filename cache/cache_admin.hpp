@@ -26,6 +26,7 @@
 #include "cache/cache_store.hpp"
 #include "cache/digest.hpp"
 #include "cache/timestamp.hpp"
+#include "common/image_reference.hpp"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -37,6 +38,11 @@
 #include <vector>
 
 namespace pt::cache {
+
+// One image-reference type for the whole program; named here too so that cache::ImageReference
+// keeps meaning it for the callers of this API.
+using pt::ImageReference;
+using pt::ParsedReference;
 
 // ---------------------------------------------------------------- pure parsing
 
@@ -52,21 +58,16 @@ struct KeyParts {
 };
 std::optional<KeyParts> parse_cache_key(std::string_view key);
 
-// What `rm` names: "registry/name", "registry/name:tag" or "registry/name@sha256:...". The
-// registry is written as in the cache (lower-case host, ":port" unless 443).
-struct ImageReference {
-  std::string registry;
-  std::string repository;
-  std::optional<std::string> tag;
-  std::optional<Digest> digest;
-
-  std::string str() const;
-};
-struct ParsedReference {
-  std::optional<ImageReference> reference;
-  std::string error;  // why not, when reference is empty
-};
+// What `rm` names: "registry/name", "registry/name:tag" or "registry/name@sha256:...", parsed by
+// docker's rules (common/image_reference.hpp), so "docker.io/alpine" is Docker Hub's
+// library/alpine whichever of Hub's names is written. Stricter than docker: the registry must be
+// given (no short Docker Hub names), only sha256 digests, and a tag or a digest but not both.
+// The reference keeps the canonical registry ("docker.io"); cache_name() gives the cache's.
 ParsedReference parse_image_reference(std::string_view text);
+
+// The reference as `cache ls` and the cache's keys name it: "registry-1.docker.io/library/alpine:3.19"
+// for docker.io/library/alpine:3.19, "quay.io/org/app" for quay.io:443/org/app (key_registry()).
+std::string cache_name(const ImageReference& reference);
 
 // What a stored manifest refers to: the config and layers of an image manifest (OCI or Docker
 // schema 2; the fsLayers of schema 1), the child manifests of an index / manifest list.

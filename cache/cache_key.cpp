@@ -1,5 +1,7 @@
 #include "cache/cache_key.hpp"
 
+#include "common/image_reference.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -28,6 +30,11 @@ std::string_view trim(std::string_view text) {
 std::string registry_authority(std::string_view host, std::uint16_t port) {
   if (port == 443) return lower(host);
   return fmt::format("{}:{}", lower(host), port);
+}
+
+std::string key_registry(std::string_view registry) {
+  if (registry.ends_with(":443")) registry.remove_suffix(4);
+  return registry_host(registry);
 }
 
 std::string accept_variant(std::string_view accept_header) {

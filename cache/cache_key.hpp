@@ -20,6 +20,12 @@ namespace pt::cache {
 
 std::string registry_authority(std::string_view host, std::uint16_t port);
 
+// The <registry> of the keys for a registry as an image reference names it ("docker.io",
+// "quay.io:443", "Registry.Test:5000"): entries are stored under the host that was connected to,
+// so Docker Hub's names all become "registry-1.docker.io", and ":443" goes as in
+// registry_authority().
+std::string key_registry(std::string_view registry);
+
 // The media types of an Accept header as a canonical variant: split on commas, parameters
 // (";q=0.9") and whitespace dropped, lower-cased, sorted, de-duplicated, joined with ",".
 // Clients that accept the same set of types share an entry whatever their q-values or order.

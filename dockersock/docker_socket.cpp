@@ -2,7 +2,7 @@
 
 #include "common/logging.hpp"
 #include "dockersock/session.hpp"
-#include "proxy/message_io.hpp"
+#include "proxy/http/message_io.hpp"
 
 #include <CLI/CLI.hpp>
 #include <asio/co_spawn.hpp>

@@ -1,6 +1,6 @@
 #include "dockersock/engine_client.hpp"
 
-#include "proxy/message_io.hpp"
+#include "proxy/http/message_io.hpp"
 
 #include <asio/this_coro.hpp>
 #include <fmt/format.h>
@@ -41,14 +41,14 @@ asio::awaitable<EngineReply> engine_call(const EngineEndpoint& engine, std::stri
   if (!body.empty()) request += "Content-Type: application/json\r\n";
   request += "Connection: close\r\n\r\n";
   request += body;
-  if ((reply.ec = co_await write_all(socket, request))) co_return reply;
+  if ((reply.ec = co_await http::write_all(socket, request))) co_return reply;
 
-  ReadBuffer buffer;
+  http::ReadBuffer buffer;
   http::Parser parser(http::Parser::Kind::response);
   parser.expect_response_to(method);
   std::error_code ec;
-  const auto status = co_await read_head(socket, buffer, parser, ec);
-  if (status != HeadStatus::ok) {
+  const auto status = co_await http::read_head(socket, buffer, parser, ec);
+  if (status != http::HeadStatus::ok) {
     reply.ec = ec ? ec : std::make_error_code(std::errc::bad_message);
     co_return reply;
   }
@@ -59,7 +59,7 @@ asio::awaitable<EngineReply> engine_call(const EngineEndpoint& engine, std::stri
     if (on_body) on_body(piece);
     co_return std::error_code{};
   };
-  reply.ec = co_await read_body(socket, buffer, parser, unwatched, std::chrono::hours(24), sink);
+  reply.ec = co_await http::read_body(socket, buffer, parser, unwatched, std::chrono::hours(24), sink);
   co_return reply;
 }
 

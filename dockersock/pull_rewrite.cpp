@@ -40,6 +40,25 @@ PullPlan make_plan(ImageReference ref, std::string client_repository, const Rewr
 
 }  // namespace
 
+std::string mirror_repository(const ImageReference& ref, std::string_view mirror) {
+  std::string out(mirror);
+  out += '/';
+  if (ref.registry != docker_hub_registry) out += ref.registry + "/";
+  out += ref.repository;
+  return out;
+}
+
+std::string with_suffix(const std::string& repository, const ImageReference& ref) {
+  if (!ref.digest.empty()) return repository + "@" + ref.digest;
+  if (!ref.tag.empty()) return repository + ":" + ref.tag;
+  return repository;
+}
+
+ImageReference with_default_tag(ImageReference ref) {
+  if (ref.tag.empty() && ref.digest.empty()) ref.tag = "latest";
+  return ref;
+}
+
 std::string percent_decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
@@ -167,18 +186,18 @@ std::vector<std::string> split_registry_list(std::string_view text) {
 
 RewritePolicy::RewritePolicy(std::string mirror, const std::vector<std::string>& registries)
     : mirror_(std::move(mirror)) {
-  for (const auto& r : registries) registries_.insert(normalize_registry(r));
+  for (const auto& r : registries) registries_.insert(canonical_registry(r));
 }
 
 bool RewritePolicy::rewrites(const ImageReference& ref) const {
-  return registries_.contains(ref.registry) && ref.registry != normalize_registry(mirror_);
+  return registries_.contains(ref.registry) && ref.registry != canonical_registry(mirror_);
 }
 
 PullDecision plan_image_create(const Query& query, const RewritePolicy& policy) {
   const auto from_image = query.get("fromImage");
   if (!from_image || from_image->empty()) return {std::nullopt, "not a pull (no fromImage)"};
   if (query.get("fromSrc")) return {std::nullopt, "an import (fromSrc)"};
-  auto parsed = parse_reference(*from_image);
+  auto parsed = parse_image_reference(*from_image);
   if (!parsed.reference) return {std::nullopt, parsed.error};
   auto ref = std::move(*parsed.reference);
   // The engine lets the tag parameter override what fromImage carries; it may be a digest.
@@ -202,7 +221,7 @@ PullDecision plan_image_create(const Query& query, const RewritePolicy& policy) 
 }
 
 PullDecision plan_container_image(std::string_view image, std::string_view platform, const RewritePolicy& policy) {
-  auto parsed = parse_reference(image);
+  auto parsed = parse_image_reference(image);
   if (!parsed.reference) return {std::nullopt, parsed.error};
   auto ref = with_default_tag(std::move(*parsed.reference));
   if (!policy.rewrites(ref)) return {std::nullopt, "registry " + ref.registry + " is not rewritten"};

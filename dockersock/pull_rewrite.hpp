@@ -1,7 +1,7 @@
 #pragma once
 // The pure policy of the Docker-socket mode: which Engine API calls are image pulls, which
 // registries go through the mirror, and how a pull's query and the re-tag afterwards look.
-#include "dockersock/image_reference.hpp"
+#include "common/image_reference.hpp"
 
 #include <optional>
 #include <set>
@@ -41,9 +41,22 @@ ApiTarget split_target(std::string_view target);
 enum class Endpoint { image_create, container_create, other };
 Endpoint classify(std::string_view method, const ApiTarget& target);
 
+// The repository on the mirror: MIRROR/library/ubuntu for Docker Hub, MIRROR/quay.io/org/app for
+// other registries (the mirror listener takes the first path component holding '.' or ':' as the
+// registry).
+std::string mirror_repository(const ImageReference& ref, std::string_view mirror);
+
+// "repo:tag", "repo@digest" (a digest wins over a tag, as for the engine), or "repo".
+std::string with_suffix(const std::string& repository, const ImageReference& ref);
+
+// The tag "latest" when the reference has neither a tag nor a digest: what the engine pulls for
+// a container's image.
+ImageReference with_default_tag(ImageReference ref);
+
 class RewritePolicy {
 public:
-  // `registries`: names as a user writes them ("docker.io", "quay.io", "localhost:5000").
+  // `registries`: names as a user writes them ("docker.io", "quay.io", "localhost:5000"); any of
+  // Docker Hub's names means Docker Hub (canonical_registry()).
   RewritePolicy(std::string mirror, const std::vector<std::string>& registries);
 
   // True for a reference of a listed registry that is not the mirror itself.

@@ -2,7 +2,7 @@
 
 #include "dockersock/progress_scanner.hpp"
 #include "dockersock/raw_head.hpp"
-#include "proxy/message_io.hpp"
+#include "proxy/http/message_io.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/this_coro.hpp>
@@ -28,11 +28,11 @@ std::string progress_line(const nlohmann::json& message) { return message.dump()
 // the peer sees the end of input (docker's CloseWrite), while the other direction goes on.
 asio::awaitable<void> pump(LocalSocket& from, LocalSocket& to, std::string early) {
   std::error_code ec;
-  if (!early.empty()) ec = co_await write_all(to, early);
-  std::vector<char> buffer(body_read_size);
+  if (!early.empty()) ec = co_await http::write_all(to, early);
+  std::vector<char> buffer(http::body_read_size);
   while (!ec) {
     auto [read_ec, n] = co_await from.async_read_some(asio::buffer(buffer), nothrow_awaitable);
-    if (n > 0) ec = co_await write_all(to, std::string_view(buffer.data(), n));
+    if (n > 0) ec = co_await http::write_all(to, std::string_view(buffer.data(), n));
     if (read_ec == asio::error::eof && !ec) {
       to.shutdown(asio::socket_base::shutdown_send, ec);
       co_return;
@@ -62,7 +62,7 @@ public:
       // wait for the engine's 100 (curl does, for a second, before larger bodies).
       if (head.headers.has_token("Expect", "100-continue")) {
         head.headers.remove("Expect");
-        if (co_await write_all(client_, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"))) co_return;
+        if (co_await http::write_all(client_, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"))) co_return;
       }
       const auto target = split_target(head.target);
       bool keep = false;
@@ -100,8 +100,8 @@ private:
         co_await reply_json(431, "request head too large", false);
         co_return false;
       }
-      if (auto ec = co_await read_more(client_, client_buffer_, head_read_size)) {
-        if (!client_buffer_.empty() && !is_disconnect(ec)) spdlog::debug("docker-socket: client read: {}", ec.message());
+      if (auto ec = co_await http::read_more(client_, client_buffer_, http::head_read_size)) {
+        if (!client_buffer_.empty() && !http::is_disconnect(ec)) spdlog::debug("docker-socket: client read: {}", ec.message());
         co_return false;
       }
     }
@@ -113,13 +113,13 @@ private:
         "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}\r\n{}", status,
         status_line_reason(status), body.size(), keep_alive ? "" : "Connection: close\r\n",
         head_request_ ? std::string() : body);  // (the docker CLI pings with HEAD)
-    co_await write_all(client_, response);
+    co_await http::write_all(client_, response);
   }
 
   // Reads the client's request body to the end, into `sink`.
   template <class Sink>
   asio::awaitable<std::error_code> read_client_body(http::Parser& parser, Sink& sink) {
-    co_return co_await read_body(client_, client_buffer_, parser, unwatched_, stream_idle, sink);
+    co_return co_await http::read_body(client_, client_buffer_, parser, unwatched_, stream_idle, sink);
   }
 
   asio::awaitable<bool> discard_body(http::Parser& parser) {
@@ -146,10 +146,10 @@ private:
     if (body != nullptr) {
       head.headers.remove("Transfer-Encoding");
       head.headers.set("Content-Length", std::to_string(body->size()));
-      if (co_await write_all(engine, http::serialize(head) + *body)) co_return false;
+      if (co_await http::write_all(engine, http::serialize(head) + *body)) co_return false;
     } else {
-      if (co_await write_all(engine, http::serialize(head))) co_return false;
-      BodyWriter writer(head.framing == http::BodyFraming::chunked);
+      if (co_await http::write_all(engine, http::serialize(head))) co_return false;
+      http::BodyWriter writer(head.framing == http::BodyFraming::chunked);
       auto to_engine = [&](std::string_view piece) -> asio::awaitable<std::error_code> {
         co_return co_await writer.write(engine, piece);
       };
@@ -165,14 +165,14 @@ private:
   // connection may carry another request.
   asio::awaitable<bool> pass_response(LocalSocket& engine, const http::RequestHead& request, bool upgrade,
                                       const PullPlan* pull) {
-    ReadBuffer buffer;
+    http::ReadBuffer buffer;
     std::size_t length = 0;
     while ((length = head_length(buffer.data())) == 0) {
       if (buffer.size() >= settings_.max_head_bytes) {
         co_await reply_json(502, "pullthrough: the Docker engine sent an oversized response head", false);
         co_return false;
       }
-      if (auto ec = co_await read_more(engine, buffer, head_read_size)) {
+      if (auto ec = co_await http::read_more(engine, buffer, http::head_read_size)) {
         spdlog::warn("docker-socket: {} {}: the Docker engine closed the connection: {}", request.method,
                      request.target, ec.message());
         co_await reply_json(502, "pullthrough: the Docker engine closed the connection without answering", false);
@@ -183,12 +183,12 @@ private:
     int status = response_status(raw_head);
     // Interim responses (102 Processing, ...) go to the client; the final one follows.
     while (status >= 100 && status < 200 && status != 101) {
-      if (co_await write_all(client_, raw_head)) co_return false;
+      if (co_await http::write_all(client_, raw_head)) co_return false;
       buffer.consume(length);
       while ((length = head_length(buffer.data())) == 0) {
         // The client already has a head: on failure it sees the connection close.
         if (buffer.size() >= settings_.max_head_bytes) co_return false;
-        if (co_await read_more(engine, buffer, head_read_size)) co_return false;
+        if (co_await http::read_more(engine, buffer, http::head_read_size)) co_return false;
       }
       raw_head.assign(buffer.data().substr(0, length));
       status = response_status(raw_head);
@@ -214,11 +214,11 @@ private:
       co_await hijack(engine, raw_head, buffer);
       co_return false;
     }
-    if (co_await write_all(client_, raw_head)) co_return false;
+    if (co_await http::write_all(client_, raw_head)) co_return false;
 
     const bool chunked = response.framing == http::BodyFraming::chunked;
     const bool follow_up = pull != nullptr && status == 200 && chunked;
-    BodyWriter writer(chunked);
+    http::BodyWriter writer(chunked);
     ProgressScanner scanner;
     bool client_failed = false;
     auto to_client = [&](std::string_view piece) -> asio::awaitable<std::error_code> {
@@ -227,7 +227,7 @@ private:
       client_failed = static_cast<bool>(ec);
       co_return ec;
     };
-    if (auto ec = co_await read_body(engine, buffer, parser, unwatched_, stream_idle, to_client)) {
+    if (auto ec = co_await http::read_body(engine, buffer, parser, unwatched_, stream_idle, to_client)) {
       // The client went away (the engine then cancels what it was doing when we close), or the
       // engine broke off mid-body: the client sees the body cut short, as from the engine itself.
       if (!client_failed) {
@@ -245,8 +245,8 @@ private:
   }
 
   // After the 101 both sides speak their own protocol (docker's raw or multiplexed stream).
-  asio::awaitable<void> hijack(LocalSocket& engine, const std::string& raw_head, ReadBuffer& engine_buffer) {
-    if (co_await write_all(client_, raw_head)) co_return;
+  asio::awaitable<void> hijack(LocalSocket& engine, const std::string& raw_head, http::ReadBuffer& engine_buffer) {
+    if (co_await http::write_all(client_, raw_head)) co_return;
     std::string from_client(client_buffer_.data());
     client_buffer_.consume(client_buffer_.size());
     std::string from_engine(engine_buffer.data());
@@ -355,7 +355,7 @@ private:
   }
 
   LocalSocket client_;
-  ReadBuffer client_buffer_;
+  http::ReadBuffer client_buffer_;
   const Settings& settings_;
   Deadline unwatched_;  // read_body moves a deadline; no watchdog runs on it here
   bool head_request_ = false;  // the current request is a HEAD: answers carry no body

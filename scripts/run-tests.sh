@@ -63,6 +63,10 @@ timed() { # NAME: records how long the stage since the last call took
 step "configuring $BUILD_DIR"
 configure "$BUILD_DIR"
 
+step "checking the layers (scripts/check-layers.sh)"
+bash scripts/check-layers.sh || failures+=("layers")
+timed "layer check"
+
 step "building"
 cmake --build "$BUILD_DIR"
 timed "build"

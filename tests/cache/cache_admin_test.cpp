@@ -123,27 +123,55 @@ TEST_CASE("parse_image_reference accepts name, name:tag and name@digest") {
   REQUIRE(plain.reference);
   CHECK(plain.reference->registry == "registry.test:5000");
   CHECK(plain.reference->repository == "library/app");
-  CHECK_FALSE(plain.reference->tag);
-  CHECK_FALSE(plain.reference->digest);
+  CHECK(plain.reference->tag.empty());
+  CHECK(plain.reference->digest.empty());
 
   auto tagged = parse_image_reference("quay.io:443/org/app:1.0");
   REQUIRE(tagged.reference);
-  CHECK(tagged.reference->registry == "quay.io");
   CHECK(tagged.reference->tag == "1.0");
+  CHECK(cache_name(*tagged.reference) == "quay.io/org/app:1.0");  // keys drop the HTTPS port
 
+  // The reference keeps docker's name for Docker Hub; the cache's is the host pulls connect to.
   auto pinned = parse_image_reference("docker.io/library/alpine@" + digest);
   REQUIRE(pinned.reference);
-  CHECK(pinned.reference->registry == "registry-1.docker.io");
-  CHECK(pinned.reference->digest->str() == digest);
-  CHECK(pinned.reference->str() == "registry-1.docker.io/library/alpine@" + digest);
+  CHECK(pinned.reference->registry == "docker.io");
+  CHECK(pinned.reference->digest == digest);
+  CHECK(cache_name(*pinned.reference) == "registry-1.docker.io/library/alpine@" + digest);
 
   for (const char* bad : {"", "alpine", "library/app:1.0", "r.io/", "/app", "r.io/app:", "r.io/app@sha256:12",
-                          "r.io/app@md5:abc", "r.io/a b", "r.io/app:1:2"}) {
+                          "r.io/app@md5:abc", "r.io/a b", "r.io/app:1:2", "r.io/App",
+                          "r.io/app@sha512:" "0123456789abcdef0123456789abcdef", "r.io/app:1@sha256:" "b"}) {
     INFO(bad);
     const auto parsed = parse_image_reference(bad);
     CHECK_FALSE(parsed.reference);
     CHECK_THAT(parsed.error, Catch::Contains("expected registry/name"));
   }
+  CHECK_THAT(parse_image_reference("r.io/app:1@" + digest).error, Catch::Contains("not both"));
+  CHECK_THAT(parse_image_reference("alpine/app").error, Catch::Contains("'alpine' is no registry host"));
+}
+
+TEST_CASE("Docker Hub's names all name the registry-1.docker.io entries") {
+  const std::string key = "tag/registry-1.docker.io/library/alpine:3.19#application/json";
+  for (const char* name : {"docker.io/alpine:3.19", "docker.io/library/alpine:3.19", "index.docker.io/alpine:3.19",
+                           "registry-1.docker.io/library/alpine:3.19", "Registry.Hub.Docker.com/alpine:3.19",
+                           "docker.io:443/library/alpine:3.19"}) {
+    INFO(name);
+    World w;
+    REQUIRE_FALSE(store_content(*w.store, key, image_manifest({digest_of("config")}), kT0));
+    const auto plan = w.remove(name, /*tag_only=*/true);
+    CHECK(plan.error.empty());
+    CHECK(plan.keys == std::vector<std::string>{key});
+    CHECK_FALSE(w.has(key));
+  }
+  World w;
+  REQUIRE_FALSE(store_content(*w.store, key, image_manifest({digest_of("config")}), kT0));
+  // docker.io:5000 is some other server, not Docker Hub.
+  CHECK_THAT(w.remove("docker.io:5000/alpine:3.19").error, Catch::Contains("registry docker.io:5000"));
+  const auto parsed = parse_image_reference("docker.io/alpine:3.20");
+  REQUIRE(parsed.reference);
+  const auto plan = plan_removal(w.snapshot(), *parsed.reference);
+  CHECK(plan.error == "nothing cached for registry-1.docker.io/library/alpine:3.20");
+  CHECK(to_json(*parsed.reference, plan, nullptr)["reference"] == "registry-1.docker.io/library/alpine:3.20");
 }
 
 TEST_CASE("manifest_references reads images, indexes and schema 1") {

@@ -13,6 +13,16 @@ TEST_CASE("registry_authority omits the default HTTPS port and lower-cases") {
   CHECK(registry_authority("localhost", 5000) == "localhost:5000");
 }
 
+TEST_CASE("key_registry names a reference's registry as cache keys do") {
+  for (const char* hub : {"docker.io", "Index.Docker.io", "registry.hub.docker.com", "registry-1.docker.io",
+                          "docker.io:443"}) {
+    CHECK(key_registry(hub) == "registry-1.docker.io");
+  }
+  CHECK(key_registry("Quay.io:443") == "quay.io");
+  CHECK(key_registry("localhost:5000") == "localhost:5000");
+  CHECK(key_registry("docker.io:5000") == "docker.io:5000");
+}
+
 TEST_CASE("accept_variant normalises Accept headers") {
   CHECK(accept_variant("") == "");
   CHECK(accept_variant("application/json") == "application/json");

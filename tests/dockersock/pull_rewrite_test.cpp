@@ -86,3 +86,38 @@ TEST_CASE("registry lists split on commas and spaces") {
   const RewritePolicy policy("m", {"index.docker.io"});
   CHECK(policy.registries() == std::set<std::string>{"docker.io"});
 }
+
+TEST_CASE("rewrite lists know Docker Hub by any of its names") {
+  for (const auto* hub : {"docker.io", "Index.Docker.io", "registry-1.docker.io", "registry.hub.docker.com"}) {
+    INFO(hub);
+    const RewritePolicy policy("m:1", {hub, "Quay.IO"});
+    CHECK(policy.registries() == std::set<std::string>{"docker.io", "quay.io"});
+    for (const auto* image : {"ubuntu:1", "registry.hub.docker.com/library/ubuntu:1", "quay.io/org/app:1"}) {
+      INFO(image);
+      CHECK(plan_container_image(image, "", policy).plan);
+    }
+  }
+}
+
+TEST_CASE("mirror names: the registry in the path unless it is Docker Hub") {
+  const auto ref = [](std::string_view text) {
+    auto parsed = pt::parse_image_reference(text);
+    REQUIRE(parsed.reference);
+    return *parsed.reference;
+  };
+  CHECK(mirror_repository(ref("index.docker.io/ubuntu"), "mirror:5000") == "mirror:5000/library/ubuntu");
+  CHECK(mirror_repository(ref("someone/app"), "mirror:5000") == "mirror:5000/someone/app");
+  CHECK(mirror_repository(ref("quay.io/org/app:1"), "m.example:5000") == "m.example:5000/quay.io/org/app");
+  CHECK(mirror_repository(ref("localhost:5000/app"), "m") == "m/localhost:5000/app");
+
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  CHECK(with_suffix("m/library/ubuntu", ref("ubuntu@" + digest)) == "m/library/ubuntu@" + digest);
+  // A digest wins, as for the engine.
+  CHECK(with_suffix("x", ref("quay.io/org/app:1.2@" + digest)) == "x@" + digest);
+  CHECK(with_suffix("x", ref("x:1")) == "x:1");
+  CHECK(with_suffix("x", ref("x")) == "x");
+
+  CHECK(with_default_tag(ref("someone/app")).tag == "latest");
+  CHECK(with_default_tag(ref("app:1")).tag == "1");
+  CHECK(with_default_tag(ref("ubuntu@" + digest)).tag.empty());
+}

@@ -5,7 +5,7 @@
 // Arguments naming a configuration file are dropped: reading files is not what is fuzzed here
 // (the file's parser has its own target, config_file_fuzz).
 #include "fuzz_check.hpp"
-#include "proxy/config.hpp"
+#include "proxy/app/config.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   for (const auto& a : args) argv.push_back(a.c_str());
   argv.push_back(nullptr);
 
-  const auto result = pt::parse_command_line(static_cast<int>(args.size()), argv.data());
+  const auto result = pt::app::parse_command_line(static_cast<int>(args.size()), argv.data());
   if (result.config) {
     FUZZ_CHECK(result.exit_code == 0 && result.message.empty());
     FUZZ_CHECK(result.config->threads >= 1);
@@ -47,7 +47,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     FUZZ_CHECK(!result.message.empty());
     FUZZ_CHECK(result.exit_code == 0 || result.exit_code == 2);
   }
-  const auto again = pt::parse_command_line(static_cast<int>(args.size()), argv.data());
+  const auto again = pt::app::parse_command_line(static_cast<int>(args.size()), argv.data());
   FUZZ_CHECK(again.config.has_value() == result.config.has_value());
   FUZZ_CHECK(again.message == result.message && again.exit_code == result.exit_code);
   return 0;

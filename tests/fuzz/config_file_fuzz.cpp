@@ -5,7 +5,7 @@
 //   * writing the accepted settings back as a JSON file reads back the same settings;
 //   * a Go duration is never negative, and its millisecond spelling reads back the same.
 #include "fuzz_check.hpp"
-#include "proxy/config_file.hpp"
+#include "proxy/app/config_file.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 #include <nlohmann/json.hpp>
@@ -39,14 +39,14 @@ const std::vector<std::string>& known() {
   return names;
 }
 
-std::vector<std::pair<std::string, std::string>> named_values(const std::vector<pt::FileSetting>& settings) {
+std::vector<std::pair<std::string, std::string>> named_values(const std::vector<pt::app::FileSetting>& settings) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const auto& s : settings) out.emplace_back(s.name, s.value);
   std::sort(out.begin(), out.end());
   return out;
 }
 
-void check_settings(const pt::ConfigFileResult& result, const std::string& origin) {
+void check_settings(const pt::app::ConfigFileResult& result, const std::string& origin) {
   if (!result.error.empty()) {
     FUZZ_CHECK(result.settings.empty());
     FUZZ_CHECK_MSG(result.error.starts_with("config file " + origin + ": "), escaped(result.error));
@@ -68,14 +68,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   const std::string duration = provider.ConsumeRandomLengthString(40);
   const std::string text = provider.ConsumeRemainingBytesAsString();
 
-  if (const auto d = pt::parse_go_duration(duration)) {
+  if (const auto d = pt::app::parse_go_duration(duration)) {
     FUZZ_CHECK_MSG(d->count() >= 0, escaped(duration));
-    const auto again = pt::parse_go_duration(std::to_string(d->count()) + "ms");
+    const auto again = pt::app::parse_go_duration(std::to_string(d->count()) + "ms");
     FUZZ_CHECK(again && *again == *d);
   }
 
   const std::string origin = (flags & 1) ? "fuzz.json" : "fuzz.yaml";
-  const auto result = pt::parse_config_text(text, origin, known());
+  const auto result = pt::app::parse_config_text(text, origin, known());
   check_settings(result, origin);
   if (!result.error.empty()) return 0;
 
@@ -88,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   } catch (const nlohmann::json::type_error&) {
     return 0;  // not UTF-8: YAML passes such bytes through, JSON cannot hold them
   }
-  const auto again = pt::parse_config_text(json_text, "again.json", known());
+  const auto again = pt::app::parse_config_text(json_text, "again.json", known());
   FUZZ_CHECK_MSG(again.error.empty(), escaped(json_text) + ": " + again.error);
   FUZZ_CHECK_MSG(named_values(again.settings) == named_values(result.settings), escaped(json_text));
   return 0;

@@ -8,13 +8,13 @@
 //   * credentials are complete (host, user without ':', password), describe() never shows the
 //     password, and the Basic header decodes to exactly "user:password";
 //   * an override target is a canonical IP literal.
-#include "auth/ascii.hpp"
+#include "common/ascii.hpp"
 #include "auth/auth_registries.hpp"
 #include "auth/base64.hpp"
-#include "auth/host_port.hpp"
+#include "common/host_port.hpp"
 #include "auth/registry_matcher.hpp"
 #include "fuzz_check.hpp"
-#include "proxy/resolve_overrides.hpp"
+#include "proxy/net/resolve_overrides.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -55,13 +55,13 @@ void fuzz_registries(FuzzedDataProvider& provider) {
   }
   FUZZ_CHECK_MSG(again->entries() == entries, escaped(text));
   // Both readings intercept the same CONNECT targets.
-  if (const auto target = auth::parse_connect_target(probe)) {
+  if (const auto target = parse_connect_target(probe)) {
     FUZZ_CHECK(matcher->intercepts(target->host, *target->port) == again->intercepts(target->host, *target->port));
   }
   // Every plain configured host is intercepted (on its port, if it has one).
   for (const auto& entry : entries) {
     if (entry.starts_with("*.")) continue;
-    const auto authority = auth::parse_authority(entry);
+    const auto authority = parse_authority(entry);
     FUZZ_CHECK_MSG(authority.value.has_value(), escaped(entry));
     FUZZ_CHECK_MSG(matcher->intercepts(authority->host, authority->port.value_or(443)), escaped(entry));
   }
@@ -80,13 +80,13 @@ void fuzz_auth_registries(FuzzedDataProvider& provider) {
   }
   for (const auto& credential : store.all()) {
     FUZZ_CHECK(!credential.host.empty());
-    FUZZ_CHECK_MSG(auth::normalize_host(credential.host) == credential.host, escaped(credential.host));
+    FUZZ_CHECK_MSG(normalize_host(credential.host) == credential.host, escaped(credential.host));
     FUZZ_CHECK(!credential.username.empty() && credential.username.find(':') == std::string::npos);
     FUZZ_CHECK(!credential.password.empty());
     // The password may occur in what is rightly shown: user "u", password "0", port 5000; or
     // password "?W" and user "h\x02W", shown as "h?W" (CI's fuzz smoke found both).
     const std::string visible =
-        auth::printable(credential.username) + "@" + auth::format_authority(credential.host, credential.port);
+        printable(credential.username) + "@" + format_authority(credential.host, credential.port);
     const bool password_elsewhere = visible.find(credential.password) != std::string::npos;
     for (const std::string& shown : {credential.describe(), fmt::format("{}", credential)}) {
       FUZZ_CHECK_MSG(password_elsewhere || shown.find(credential.password) == std::string::npos, escaped(shown));
@@ -104,7 +104,7 @@ void fuzz_auth_registries(FuzzedDataProvider& provider) {
 void fuzz_resolve_overrides(FuzzedDataProvider& provider) {
   const std::string probe = provider.ConsumeRandomLengthString(64);
   const std::string text = provider.ConsumeRemainingBytesAsString();
-  std::optional<pt::ResolveOverrides> overrides;
+  std::optional<pt::net::ResolveOverrides> overrides;
   try {
     overrides.emplace(text);
   } catch (const std::invalid_argument& e) {
@@ -112,7 +112,7 @@ void fuzz_resolve_overrides(FuzzedDataProvider& provider) {
     return;
   }
   const auto entries = overrides->entries();
-  std::optional<pt::ResolveOverrides> again;
+  std::optional<pt::net::ResolveOverrides> again;
   try {
     again.emplace(join(entries));
   } catch (const std::invalid_argument& e) {
@@ -121,7 +121,7 @@ void fuzz_resolve_overrides(FuzzedDataProvider& provider) {
   FUZZ_CHECK_MSG(again->entries() == entries, escaped(text));
   const auto target = overrides->lookup(probe);
   FUZZ_CHECK(target == again->lookup(probe));
-  if (target) FUZZ_CHECK_MSG(auth::canonical_ip_literal(target->address) == target->address, escaped(target->address));
+  if (target) FUZZ_CHECK_MSG(canonical_ip_literal(target->address) == target->address, escaped(target->address));
   for (const auto& entry : entries) {
     const auto name = std::string_view(entry).substr(0, entry.find('='));
     if (name.starts_with("*.")) continue;

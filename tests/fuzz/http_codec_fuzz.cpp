@@ -8,7 +8,7 @@
 //     serialize() of it parses back to the same head, so the proxy never forwards what it could
 //     not read itself.
 #include "fuzz_check.hpp"
-#include "proxy/http_codec.hpp"
+#include "proxy/http/codec.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
 

@@ -10,7 +10,7 @@
 //   * accept_variant() is canonical: applying it to its own output changes nothing.
 #include "cache/cache_key.hpp"
 #include "cache/registry_request.hpp"
-#include "auth/host_port.hpp"
+#include "common/host_port.hpp"
 #include "fuzz_check.hpp"
 
 #include <fuzzer/FuzzedDataProvider.h>
@@ -138,7 +138,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   // cache_key() promises to refuse a registry that would break the key layout.
   std::string registry = host;
   bool registry_from_host = false;
-  if (const auto authority = pt::auth::parse_connect_target(host)) {
+  if (const auto authority = pt::parse_connect_target(host)) {
     registry = pt::cache::registry_authority(authority->host, *authority->port);
     registry_from_host = true;
   }

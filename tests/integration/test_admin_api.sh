@@ -6,7 +6,7 @@
 # From a non-loopback address (this host's own global address, when it has one)
 # the API answers 403 without ADMIN_TOKEN, 401 without a token, 403 with a wrong
 # one and 200 with the right one. (The rule itself is unit-tested in
-# tests/proxy/admin_api_test.cpp, whatever addresses the host has.)
+# tests/proxy/ops/admin_api_test.cpp, whatever addresses the host has.)
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 require_cmd docker-registry skopeo openssl curl htpasswd ip

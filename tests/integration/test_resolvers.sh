@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # RESOLVERS: upstream names resolved through the configured DNS servers (c-ares), not the system
 # resolver. Real c-ares queries over UDP against fake_dns.py (a tiny table-driven DNS server),
-# driven through tests/proxy/dns_probe (a command-line client of pt::DnsResolver):
+# driven through tests/proxy/net/dns_probe (a command-line client of pt::net::DnsResolver):
 # A and AAAA, CNAME, NXDOMAIN, a server that never answers (bounded timeout), fail-over to the next
 # server after a silent, a SERVFAIL and a closed one, an IPv6 server, one query for concurrent
 # lookups, the cache and its TTL; then the proxy itself reaching registry.test through RESOLVERS.

@@ -1,0 +1,234 @@
+#include "proxy/app/app.hpp"
+
+#include "auth/access_verdicts.hpp"
+#include "auth/auth_registries.hpp"
+#include "auth/cache_auth_mode.hpp"
+#include "auth/cidr_list.hpp"
+#include "auth/connect_policy.hpp"
+#include "auth/proxy_authenticator.hpp"
+#include "auth/registry_matcher.hpp"
+#include "ca/leaf_context_cache.hpp"
+#include "ca/root_ca.hpp"
+#include "cache/cache_store.hpp"
+#include "cache/manifest_cache_policy.hpp"
+#include "common/units.hpp"
+#include "proxy/front/connection_limits.hpp"
+#include "proxy/front/mirror_port.hpp"
+#include "proxy/front/proxy_port.hpp"
+#include "proxy/front/server.hpp"
+#include "proxy/front/sni_port.hpp"
+#include "proxy/net/dns_resolver.hpp"
+#include "proxy/net/resolve_overrides.hpp"
+#include "proxy/net/upstream_tls.hpp"
+#include "proxy/ops/access_log.hpp"
+#include "proxy/ops/local_endpoints.hpp"
+#include "proxy/ops/metrics.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/thread_pool.hpp>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+namespace pt::app {
+namespace {
+
+cache::ManifestCachePolicy manifest_policy(const Config& c) {
+  cache::ManifestCacheSettings settings;
+  settings.enable = c.enable_manifest_cache;
+  settings.primary_regex = c.manifest_cache_primary_regex;
+  settings.primary_time = c.manifest_cache_primary_time;
+  settings.secondary_regex = c.manifest_cache_secondary_regex;
+  settings.secondary_time = c.manifest_cache_secondary_time;
+  settings.default_time = c.manifest_cache_default_time;
+  return cache::ManifestCachePolicy(settings);
+}
+
+std::unique_ptr<cache::CacheStore> open_cache(const Config& c) {
+  cache::CacheSettings settings;
+  settings.directory = c.cache_dir;
+  settings.max_bytes = c.cache_max_bytes;
+  settings.max_inactive = std::chrono::duration_cast<std::chrono::seconds>(c.cache_inactive);
+  settings.rebuild_index = c.rebuild_index;
+  auto store = cache::CacheStore::open(settings);
+  spdlog::info("cache {}: {} in {} file(s), cap {}", c.cache_dir.string(),
+               format_size(store->index().total_bytes()), store->index().file_count(), format_size(c.cache_max_bytes));
+  return store;
+}
+
+// Start-up repair, then inactivity eviction every hour, on the blocking pool: never on the I/O
+// threads and never delaying start-up. Ends when the pool is stopped.
+asio::awaitable<void> maintain(cache::CacheStore& store) {
+  try {
+    const auto repaired = store.reconcile();
+    spdlog::info("cache check: {} unindexed and {} missing file(s) cleaned", repaired.unindexed_files,
+                 repaired.missing_files);
+  } catch (const std::exception& e) {
+    spdlog::error("cache check failed: {}", e.what());
+  }
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    try {
+      const auto evicted = store.evict_inactive(cache::now_timestamp());
+      if (evicted.files > 0) {
+        spdlog::info("evicted {} file(s) ({}) not read for {:.1f} day(s)", evicted.files,
+                     format_size(evicted.bytes), store.settings().max_inactive.count() / 86400.0);
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("inactive eviction failed: {}", e.what());
+    }
+    timer.expires_after(std::chrono::hours(1));
+    co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
+front::ConnectionLimits connection_limits(const Config& c) {
+  auto allowed = auth::CidrList::parse(c.allowed_clients);
+  if (!allowed) throw std::invalid_argument("ALLOWED_CLIENTS: " + allowed.error);
+  if (allowed->empty()) spdlog::warn("ALLOWED_CLIENTS is empty: every client will be refused");
+  spdlog::info("clients allowed from {}", fmt::join(allowed->entries(), " "));
+  return front::ConnectionLimits(std::move(*allowed.value), c.max_connections, c.max_connections_per_client);
+}
+
+auth::ConnectPolicy connect_policy(const Config& c, const auth::RegistryMatcher& registries) {
+  auto policy = auth::ConnectPolicy::parse(c.allowed_connect, registries.ports());
+  if (!policy) throw std::invalid_argument("ALLOWED_CONNECT: " + policy.error);
+  spdlog::info("tunnels allowed to {}", fmt::join(policy->entries(), " "));
+  return std::move(*policy.value);
+}
+
+auth::CacheAuthModes cache_auth_modes(const Config& c) {
+  auto modes = auth::CacheAuthModes::parse(c.cache_auth_mode);
+  if (!modes) throw std::invalid_argument("CACHE_AUTH_MODE: " + modes.error);
+  spdlog::info("cached content served: {}", modes->describe());
+  return std::move(*modes.value);
+}
+
+std::unique_ptr<auth::ProxyAuthenticator> proxy_authenticator(const Config& c) {
+  if (c.proxy_auth_file.empty()) return nullptr;
+  auto users = auth::Htpasswd::load(c.proxy_auth_file);
+  spdlog::info("client authentication: {} user(s) from {}", users.size(), c.proxy_auth_file.string());
+  return std::make_unique<auth::ProxyAuthenticator>(std::move(users));
+}
+
+// The ports of this proxy's listeners: a tunnel to one of them on this host would loop.
+std::vector<std::uint16_t> own_ports(const Config& c) {
+  std::vector<std::uint16_t> ports;
+  const std::pair<const std::string*, std::string_view> listeners[] = {
+      {&c.listen, "LISTEN"}, {&c.mirror_listen, "MIRROR_LISTEN"}, {&c.intercept_listen, "INTERCEPT_LISTEN"}};
+  for (const auto& [listen, setting] : listeners) {
+    if (!listen->empty()) ports.push_back(front::parse_listen_address(*listen, setting).port());
+  }
+  return ports;
+}
+
+}  // namespace
+
+int run_proxy(const Config& config) {
+  auth::RegistryMatcher registries(config.registries);
+  const auto credentials = auth::parse_auth_registries(config.auth_registries, config.auth_registries_delimiter,
+                                                       config.auth_registry_delimiter);
+  // A registry we hold credentials for is one the user wants intercepted.
+  for (const auto& credential : credentials.all()) registries.add_host(credential.host, credential.port);
+  std::unique_ptr<net::DnsResolver> dns;
+  if (!config.resolvers.empty()) {
+    dns = std::make_unique<net::DnsResolver>(config.resolvers);
+    std::vector<std::string> servers;
+    for (const auto& server : dns->servers()) servers.push_back(to_string(server));
+    spdlog::info("upstream names resolve through RESOLVERS {} (after UPSTREAM_RESOLVE)", fmt::join(servers, " "));
+  }
+  net::ResolveOverrides resolve(config.upstream_resolve, dns.get());
+  net::UpstreamTls upstream_tls(config.verify_ssl, config.upstream_ca_bundle);
+  const auto policy = manifest_policy(config);
+  auto limits = connection_limits(config);
+  const auto tunnels = connect_policy(config, registries);
+  auto proxy_auth = proxy_authenticator(config);
+  const auto cache_auth = cache_auth_modes(config);
+  auth::AccessVerdicts verdicts;
+
+  const auto root_ca = ca::RootCa::load_or_create(config.ca_dir);
+  spdlog::info("root CA {} ({}): {}", root_ca.created() ? "created" : "loaded", config.ca_dir.string(),
+               root_ca.subject());
+  auto store = open_cache(config);
+  asio::thread_pool blocking(2);
+  ca::LeafContextCache leaves(root_ca, blocking, 1000, config.max_certs_per_minute);
+  asio::co_spawn(blocking, maintain(*store), [](std::exception_ptr error) {
+    if (error) spdlog::error("cache maintenance stopped unexpectedly");
+  });
+
+  // Each layer is handed what it needs, nothing more: the sessions, the listeners, the endpoints.
+  ops::Metrics metrics;
+  ops::AccessLog access_log(metrics);
+  std::atomic<bool> serving{false};
+  registry::Dependencies sessions{
+      .settings = {.connect_timeout = config.connect_timeout,
+                   .header_timeout = config.header_timeout,
+                   .client_idle_timeout = config.client_idle_timeout,
+                   .upstream_idle_timeout = config.upstream_idle_timeout,
+                   .max_header_bytes = config.max_header_bytes,
+                   .allow_push = config.allow_push},
+      .upstream_tls = upstream_tls,
+      .resolve = resolve,
+      .registries = registries,
+      .credentials = credentials,
+      .blocking = blocking,
+      .cache = store.get(),
+      .manifest_policy = policy,
+      .observer = access_log,
+      .cache_auth = &cache_auth,
+      .verdicts = &verdicts,
+  };
+  ops::Dependencies endpoints_deps{.root_ca = root_ca, .cache = store.get(), .metrics = metrics, .serving = serving,
+                                   .blocking = blocking, .admin_token = config.admin_token};
+  ops::LocalEndpoints endpoints(endpoints_deps);
+  front::Dependencies listeners{
+      .settings = {.connect_timeout = config.connect_timeout,
+                   .header_timeout = config.header_timeout,
+                   .client_idle_timeout = config.client_idle_timeout,
+                   .shutdown_grace = config.shutdown_grace,
+                   .max_header_bytes = config.max_header_bytes,
+                   .own_ports = own_ports(config)},
+      .registry = sessions,
+      .leaves = leaves,
+      .local = endpoints,
+      .serving = serving,
+      .limits = &limits,
+      .proxy_auth = proxy_auth.get(),
+      .connect_policy = &tunnels,
+  };
+  front::Server server(listeners, config.threads);
+  server.listen(config.listen, "LISTEN", [&listeners](asio::ip::tcp::socket socket, std::uint64_t id) {
+    return front::serve_client(std::move(socket), listeners, id);
+  });
+  std::unique_ptr<front::MirrorListener> mirror;
+  if (!config.mirror_listen.empty()) {
+    mirror = std::make_unique<front::MirrorListener>(
+        listeners, front::MirrorSettings{.upstream = config.mirror_upstream,
+                                         .tls_cert = config.mirror_tls_cert,
+                                         .tls_key = config.mirror_tls_key});
+    server.listen(config.mirror_listen, "MIRROR_LISTEN", [&mirror = *mirror](asio::ip::tcp::socket socket, std::uint64_t id) {
+      return mirror.serve(std::move(socket), id);
+    });
+    spdlog::info("registry mirror ({}): requests without ?ns= go to {}", mirror->uses_tls() ? "https" : "http",
+                 mirror->default_registry().authority());
+  }
+  if (!config.intercept_listen.empty()) {
+    server.listen(config.intercept_listen, "INTERCEPT_LISTEN", [&listeners](asio::ip::tcp::socket socket, std::uint64_t id) {
+      return front::serve_sni_client(std::move(socket), listeners, id);
+    });
+    if (config.resolvers.empty()) {
+      spdlog::info("INTERCEPT_LISTEN without RESOLVERS: upstream names the system resolver gives as this listener "
+                   "are refused (a DNS-hijack loop); set UPSTREAM_RESOLVE or RESOLVERS");
+    }
+  }
+  spdlog::info("intercepting {}", fmt::join(registries.entries(), " "));
+  for (const auto& credential : credentials.all()) spdlog::info("credentials for {}", credential.describe());
+  const int code = server.run();
+  blocking.stop();  // ends the maintenance loop
+  blocking.join();
+  return code;
+}
+
+}  // namespace pt::app

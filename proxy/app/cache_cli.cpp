@@ -1,0 +1,274 @@
+#include "proxy/app/cache_cli.hpp"
+
+#include "cache/cache_admin.hpp"
+#include "common/units.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace pt::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string env_or(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? std::string(value) : std::move(fallback);
+}
+
+// The process holding RocksDB's lock on the index (a running proxy), if any. RocksDB locks
+// <index>/LOCK with fcntl, so F_GETLK names the holder without disturbing it.
+std::optional<pid_t> index_lock_holder(const fs::path& index_dir) {
+  const int fd = ::open((index_dir / "LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct flock probe {};
+  probe.l_type = F_WRLCK;
+  probe.l_whence = SEEK_SET;
+  const bool locked = ::fcntl(fd, F_GETLK, &probe) == 0 && probe.l_type != F_UNLCK;
+  ::close(fd);
+  if (!locked) return std::nullopt;
+  return probe.l_pid;
+}
+
+// Where the admin API of a proxy on this host most likely listens.
+std::string admin_base_url() {
+  const auto listen = env_or("LISTEN", "0.0.0.0:3128");
+  const auto colon = listen.rfind(':');
+  const auto port = colon == std::string::npos ? std::string("3128") : listen.substr(colon + 1);
+  return fmt::format("http://127.0.0.1:{}", port);
+}
+
+bool index_exists(const fs::path& cache_dir) {
+  std::error_code ec;
+  return fs::exists(cache_dir / "index" / "CURRENT", ec);
+}
+
+struct Reader {
+  std::unique_ptr<cache::Index> index;
+  std::unique_ptr<cache::BlobStore> blobs;
+};
+
+Reader open_reader(const fs::path& cache_dir) {
+  if (!index_exists(cache_dir)) {
+    throw std::runtime_error(fmt::format("no cache in {} (no index/CURRENT; set --cache-dir or CACHE_DIR)",
+                                         cache_dir.string()));
+  }
+  Reader reader;
+  reader.index = cache::Index::open_reader(cache_dir / "index");
+  reader.blobs = std::make_unique<cache::BlobStore>(cache_dir);
+  return reader;
+}
+
+// rm and gc write the index: only when no proxy holds it.
+std::unique_ptr<cache::CacheStore> open_for_writing(const fs::path& cache_dir, std::uint64_t max_bytes,
+                                                    const std::string& command, const std::string& api_hint) {
+  if (!index_exists(cache_dir)) {
+    throw std::runtime_error(fmt::format("no cache in {} (no index/CURRENT; set --cache-dir or CACHE_DIR)",
+                                         cache_dir.string()));
+  }
+  if (const auto holder = index_lock_holder(cache_dir / "index")) {
+    throw std::runtime_error(fmt::format(
+        "the cache in {} is in use by a running pullthrough (pid {} holds {}): `cache {}` cannot change it "
+        "behind the proxy's back.\nStop the proxy first, or ask it through its admin API (from the proxy's "
+        "host, or with Authorization: Bearer $ADMIN_TOKEN):\n  {}",
+        cache_dir.string(), *holder, (cache_dir / "index" / "LOCK").string(), command, api_hint));
+  }
+  cache::CacheSettings settings;
+  settings.directory = cache_dir;
+  settings.max_bytes = max_bytes;
+  return cache::CacheStore::open(settings);
+}
+
+void print_json(const nlohmann::json& json) { std::cout << json.dump(2) << "\n"; }
+
+int cmd_ls(const fs::path& cache_dir, const std::string& filter, bool json) {
+  auto reader = open_reader(cache_dir);
+  const auto snapshot = cache::take_snapshot(*reader.index, *reader.blobs);
+  const auto rows = cache::list_images(snapshot, filter);
+  if (json) {
+    print_json(cache::to_json(rows));
+  } else if (rows.empty()) {
+    std::cout << (filter.empty() ? "no images cached\n" : fmt::format("nothing cached matches '{}'\n", filter));
+  } else {
+    std::cout << cache::format_rows(rows, cache::now_timestamp());
+  }
+  return 0;
+}
+
+int cmd_stats(const fs::path& cache_dir, std::uint64_t max_bytes, bool json) {
+  auto reader = open_reader(cache_dir);
+  const auto snapshot = cache::take_snapshot(*reader.index, *reader.blobs);
+  const auto stats = cache::cache_stats(snapshot);
+  if (json) {
+    auto out = cache::to_json(stats);
+    out["max_bytes"] = max_bytes;
+    out["cache_dir"] = cache_dir.string();
+    print_json(out);
+  } else {
+    std::cout << "cache " << cache_dir.string() << "\n" << cache::format_stats(stats, max_bytes);
+  }
+  return 0;
+}
+
+int cmd_rm(const fs::path& cache_dir, const std::vector<std::string>& texts, bool tag_only, bool dry_run,
+           bool json) {
+  std::vector<cache::ImageReference> references;
+  for (const auto& text : texts) {
+    auto parsed = cache::parse_image_reference(text);
+    if (!parsed.reference) throw std::runtime_error(parsed.error);
+    references.push_back(std::move(*parsed.reference));
+  }
+  std::string hint;
+  for (const auto& reference : references) {
+    hint += fmt::format("{}curl -X DELETE {}/admin/cache/{}{}", hint.empty() ? "" : "\n  ", admin_base_url(),
+                        cache::cache_name(reference), tag_only ? "?tag_only=1" : "");
+  }
+  Reader reader;
+  std::unique_ptr<cache::CacheStore> store;
+  if (dry_run) {
+    reader = open_reader(cache_dir);  // a dry run writes nothing: fine on a live cache
+  } else {
+    store = open_for_writing(cache_dir, UINT64_MAX, "rm", hint);  // (rm evicts nothing: no cap)
+  }
+  int status = 0;
+  nlohmann::json outputs = nlohmann::json::array();
+  for (const auto& reference : references) {
+    const auto snapshot = store ? cache::take_snapshot(store->index(), store->blobs())
+                                : cache::take_snapshot(*reader.index, *reader.blobs);
+    const auto plan = cache::plan_removal(snapshot, reference, tag_only);
+    if (!plan.error.empty()) {
+      status = 1;
+      if (json) {
+        outputs.push_back(cache::to_json(reference, plan, nullptr));
+      } else {
+        std::cerr << "pullthrough cache rm: " << plan.error << "\n";
+      }
+      continue;
+    }
+    std::optional<cache::RemovalResult> result;
+    if (store) result = cache::execute_removal(*store, plan);
+    if (result && !result->errors.empty()) status = 1;
+    if (json) {
+      outputs.push_back(cache::to_json(reference, plan, result ? &*result : nullptr));
+      continue;
+    }
+    std::cout << fmt::format("{} {}: {} tag entr{}, {} manifest(s), {} blob(s)", result ? "removed" : "would remove",
+                             cache::cache_name(reference), plan.tags, plan.tags == 1 ? "y" : "ies", plan.manifests, plan.blobs);
+    if (result) {
+      std::cout << fmt::format("; {} file(s) deleted, {} freed", result->files, format_size(result->bytes));
+    }
+    std::cout << "\n";
+    if (!result) {
+      for (const auto& key : plan.keys) std::cout << "  " << key << "\n";
+    }
+    if (result) {
+      for (const auto& error : result->errors) std::cerr << "pullthrough cache rm: " << error << "\n";
+    }
+  }
+  if (json) print_json(outputs);
+  return status;
+}
+
+int cmd_gc(const fs::path& cache_dir, std::uint64_t max_bytes, bool json) {
+  const auto hint = fmt::format("curl -X POST '{}/admin/cache/gc?max_size={}'", admin_base_url(), max_bytes);
+  auto store = open_for_writing(cache_dir, max_bytes, "gc", hint);
+  const auto result = cache::collect_garbage(*store, max_bytes);
+  if (json) {
+    print_json(cache::to_json(result));
+    return 0;
+  }
+  const auto& r = result.reconciled;
+  std::cout << fmt::format(
+      "gc: {} orphan file(s) removed, {} entr{} without a file dropped; evicted {} file(s) ({}) to fit {}\n"
+      "cache now holds {} (was {})\n",
+      r.unindexed_files + r.junk_files, r.missing_files + r.dangling_entries,
+      r.missing_files + r.dangling_entries == 1 ? "y" : "ies", result.evicted.files,
+      format_size(result.evicted.bytes), format_size(max_bytes), format_size(result.bytes_after),
+      format_size(result.bytes_before));
+  return 0;
+}
+
+}  // namespace
+
+int run_cache_cli(int argc, char** argv) {
+  // Logs (RocksDB warnings, reconcile notes) go to stderr: stdout is for tables and JSON.
+  spdlog::set_default_logger(spdlog::stderr_color_st("cache"));
+  spdlog::set_level(spdlog::level::warn);
+
+  CLI::App app{"Inspect and clean pullthrough's cache directory.\n"
+               "ls and stats work on a live cache; rm and gc need the proxy stopped (or use its admin API:\n"
+               "GET /admin/cache, GET /admin/cache/stats, DELETE /admin/cache/<ref>, POST /admin/cache/gc).",
+               "pullthrough cache"};
+  app.fallthrough();
+  app.require_subcommand(1, 1);
+  std::string cache_dir = env_or("CACHE_DIR", "/docker_mirror_cache");
+  std::string max_size = env_or("CACHE_MAX_SIZE", "32g");
+  bool json = false;
+  app.add_option("--cache-dir", cache_dir, "The cache directory (env CACHE_DIR)")->capture_default_str();
+
+  auto* ls = app.add_subcommand("ls", "List cached images: repository, tag, digest, size, last access");
+  std::string filter;
+  ls->add_option("filter", filter, "Only repositories starting with this (registry[/name])");
+  ls->add_flag("--json", json, "JSON instead of a table");
+
+  auto* stats = app.add_subcommand("stats", "Totals, and per registry");
+  stats->add_flag("--json", json, "JSON instead of a table");
+  stats->add_option("--max-size", max_size, "The size cap to compare with (env CACHE_MAX_SIZE)")
+      ->capture_default_str();
+
+  auto* rm = app.add_subcommand("rm", "Remove an image, a tag or a digest and the blobs only it used");
+  std::vector<std::string> references;
+  bool tag_only = false;
+  bool dry_run = false;
+  rm->add_option("reference", references, "registry/name, registry/name:tag or registry/name@sha256:...")
+      ->required();
+  rm->add_flag("--tag-only", tag_only, "Remove only the tag (its next pull asks upstream again)");
+  rm->add_flag("-n,--dry-run", dry_run, "Print what would be removed; change nothing");
+  rm->add_flag("--json", json, "JSON output");
+
+  auto* gc = app.add_subcommand("gc", "Remove orphan files, then evict least recently used blobs down to the cap");
+  gc->add_option("--max-size", max_size, "Evict down to this size, e.g. 10g (env CACHE_MAX_SIZE)")
+      ->capture_default_str();
+  gc->add_flag("--json", json, "JSON output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // (CLI11's own codes are not our usage-error convention)
+  }
+
+  std::uint64_t max_bytes = 0;
+  try {
+    max_bytes = parse_size(max_size);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "pullthrough cache: --max-size/CACHE_MAX_SIZE: " << e.what() << "\n";
+    return 2;
+  }
+  try {
+    if (*ls) return cmd_ls(cache_dir, filter, json);
+    if (*stats) return cmd_stats(cache_dir, max_bytes, json);
+    if (*rm) return cmd_rm(cache_dir, references, tag_only, dry_run, json);
+    if (*gc) return cmd_gc(cache_dir, max_bytes, json);
+  } catch (const std::exception& e) {
+    std::cerr << "pullthrough cache: " << e.what() << "\n";
+    return 1;
+  }
+  return 2;
+}
+
+}  // namespace pt::app

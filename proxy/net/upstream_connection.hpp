@@ -1,0 +1,85 @@
+#pragma once
+// One TLS connection from the proxy to an upstream registry (or a CDN it redirects to): static
+// resolve overrides or DNS, connect, TLS with SNI and host name verification, keep-alive.
+#include "common/deadline.hpp"
+#include "proxy/http/read_buffer.hpp"
+#include "proxy/net/tls_stream.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/thread_pool.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pt::net {
+
+class ResolveOverrides;
+class UpstreamTls;
+
+// The one place where upstream names become addresses: UPSTREAM_RESOLVE first, then RESOLVERS if
+// set, else the system resolver.
+struct ResolvedUpstream {
+  std::vector<asio::ip::tcp::endpoint> endpoints;  // empty on failure
+  std::string error;
+};
+asio::awaitable<ResolvedUpstream> resolve_upstream(const std::string& host, std::uint16_t port,
+                                                   const ResolveOverrides& overrides);
+
+// True when connecting to `candidate` would reach `listener` itself: the same address and port, or,
+// for a listener on a wildcard address, the same port on a loopback address. The DNS-hijack
+// listener refuses such upstreams (the proxy's own resolver points the name at the proxy).
+bool reaches_listener(const asio::ip::tcp::endpoint& candidate, const asio::ip::tcp::endpoint& listener);
+
+// Connects a TCP socket to host:port, honouring UPSTREAM_RESOLVE. Returns an error message (for
+// the log and the client's 502) on failure. `refuse`: an address never to connect to (see
+// reaches_listener).
+asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host,
+                                                        std::uint16_t port, const ResolveOverrides& overrides,
+                                                        std::optional<asio::ip::tcp::endpoint> refuse = std::nullopt);
+
+// Why an upstream connection could not be opened.
+struct UpstreamFailure {
+  std::string message;
+  bool unreachable = true;  // no TCP connection; false when TLS (e.g. the certificate) failed
+};
+
+class UpstreamConnection {
+public:
+  using Stream = TlsStream;
+
+  UpstreamConnection(UpstreamTls& tls, const ResolveOverrides& overrides) : tls_(tls), overrides_(overrides) {}
+
+  // Connects and completes the TLS handshake, verifying the certificate for `host` unless
+  // VERIFY_SSL=false. On failure the connection stays closed and the reason is returned.
+  asio::awaitable<std::optional<UpstreamFailure>> open(const std::string& host, std::uint16_t port);
+
+  bool is_open() const { return stream_.has_value(); }
+  bool is_for(const std::string& host, std::uint16_t port) const {
+    return is_open() && host_ == host && port_ == port;
+  }
+  void close();
+  // Never connect to `listener` (see reaches_listener): set by the DNS-hijack listener's sessions.
+  void refuse_endpoint(asio::ip::tcp::endpoint listener) { refuse_ = listener; }
+
+  Stream& stream() { return *stream_; }
+  http::ReadBuffer& buffer() { return buffer_; }
+  // Requests sent on this connection; a failure on a reused one may be a stale keep-alive.
+  unsigned requests() const { return requests_; }
+  void count_request() { ++requests_; }
+
+private:
+  UpstreamTls& tls_;
+  const ResolveOverrides& overrides_;
+  std::optional<Stream> stream_;
+  std::optional<asio::ip::tcp::endpoint> refuse_;
+  http::ReadBuffer buffer_;
+  std::string host_;
+  std::uint16_t port_ = 0;
+  unsigned requests_ = 0;
+};
+
+}  // namespace pt::net

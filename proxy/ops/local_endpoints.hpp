@@ -1,0 +1,25 @@
+#pragma once
+// Plain-HTTP requests addressed to the proxy itself: the root CA for clients to trust, a health
+// check, metrics, the status page, host set-up scripts, the admin API (admin_api.hpp), and a
+// clear refusal for everything else. The proxy port sees them as its LocalService.
+#include "proxy/front/dependencies.hpp"
+#include "proxy/http/local_response.hpp"
+#include "proxy/ops/dependencies.hpp"
+
+namespace pt::ops {
+
+// Every local endpoint but the admin API. Pure but for reading the metrics and the cache's figures.
+http::LocalResponse answer_locally(const http::RequestHead& request, const Dependencies& deps);
+
+class LocalEndpoints final : public front::LocalService {
+public:
+  explicit LocalEndpoints(Dependencies& deps) : deps_(deps) {}
+
+  asio::awaitable<http::LocalResponse> answer(const http::RequestHead& request,
+                                              const asio::ip::address& client) override;
+
+private:
+  Dependencies& deps_;
+};
+
+}  // namespace pt::ops

@@ -1,0 +1,420 @@
+// The cache paths of a MitmSession: hits served from blob files, misses filled while they stream,
+// clients attached to a fill in progress, and tag manifests revalidated or served stale.
+#include "cache/byte_range.hpp"
+#include "cache/cache_error.hpp"
+#include "cache/cache_key.hpp"
+#include "cache/manifest_cache_policy.hpp"
+#include "cache/timestamp.hpp"
+#include "common/run_blocking.hpp"
+#include "proxy/http/forwarding.hpp"
+#include "proxy/http/holdback_writer.hpp"
+#include "proxy/http/message_io.hpp"
+#include "proxy/registry/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <cassert>
+
+namespace pt::registry {
+namespace {
+
+constexpr std::size_t file_chunk = 64 * 1024;
+
+// The head of a response served by the proxy from stored content.
+http::ResponseHead stored_head(int status, const cache::Headers& replayed, const std::string& media_type,
+                               const cache::Digest* digest, std::string_view cache_status, bool keep_alive) {
+  http::ResponseHead head;
+  head.status = status;
+  head.reason = std::string(http::reason_phrase(status));
+  for (const auto& [name, value] : replayed) head.headers.add(name, value);
+  if (!media_type.empty()) head.headers.set("Content-Type", media_type);
+  if (digest) head.headers.set("Docker-Content-Digest", digest->str());
+  head.headers.set("Docker-Distribution-Api-Version", "registry/2.0");
+  head.headers.set("X-Cache", std::string(cache_status));
+  head.keep_alive = keep_alive;
+  if (!keep_alive) head.headers.set("Connection", "close");
+  return head;
+}
+
+cache::Headers replayed_headers(const http::Headers& headers) {
+  cache::Headers out;
+  for (const auto& h : headers) {
+    if (cache::is_replayed_header(h.name)) out.emplace_back(h.name, h.value);
+  }
+  return out;
+}
+
+}  // namespace
+
+asio::awaitable<bool> Session::serve_cacheable(AccessRecord& record, const cache::RegistryRequest& classified,
+                                                   const std::string& key) {
+  if (verifies_access()) {
+    switch (co_await verify_client_access(record, classified)) {
+      case Access::allowed:
+        break;
+      case Access::denied:
+        // The registry's own answer (401 with its challenge, 403, 404) goes to the client, uncached.
+        record.cache = CacheStatus::bypass;
+        co_return co_await forward(record, classified);
+      case Access::unverifiable:
+        record.cache = CacheStatus::bypass;
+        co_return co_await reply(record, 503,
+                                 "pullthrough: the registry cannot be asked whether your credentials allow this "
+                                 "repository (CACHE_AUTH_MODE=verify), so nothing is served from the cache\n",
+                                 parser_.request().keep_alive);
+    }
+  }
+  auto& store = *deps_.cache;
+  const auto now = cache::now_timestamp();
+  if (classified.is_head) {
+    // The storm of HEADs for a tag (ImagePullPolicy: Always) is answered from memory.
+    if (auto entry = store.peek_memoized(key, now);
+        entry && cache::decide(classified, entry->fresh_until, now) == cache::CacheAction::serve_cached) {
+      record.cache = CacheStatus::hit;
+      co_return co_await serve_hit(record, *entry, nullptr);
+    }
+  }
+  auto lookup = [&store, &key, now] { return store.lookup(key, now); };
+  std::optional<cache::CacheStore::Hit> hit = store.lookup_memoized(key, now);
+  if (!hit) hit = co_await run_blocking(deps_.blocking, lookup);
+
+  auto action = cache::decide(classified, hit ? std::optional(hit->entry.fresh_until) : std::nullopt, now);
+  if (action == cache::CacheAction::revalidate) {
+    const auto answer = co_await revalidate(record);
+    const auto outcome = cache::on_revalidation(answer, hit->entry.digest.str());
+    record.cache = from_cache(outcome.status);
+    if (outcome.action == cache::CacheAction::serve_cached) {
+      if (outcome.status == cache::CacheStatus::revalidated) {
+        const auto fresh_until = deps_.manifest_policy.fresh_until(classified.reference, now);
+        auto refresh = [&store, &key, fresh_until] { return store.refresh(key, fresh_until); };
+        co_await run_blocking(deps_.blocking, refresh);
+      }
+      co_return co_await serve_hit(record, hit->entry, &hit->reader);
+    }
+    action = classified.is_head ? cache::CacheAction::forward : cache::CacheAction::fill;
+  }
+
+  switch (action) {
+    case cache::CacheAction::serve_cached:
+      record.cache = CacheStatus::hit;
+      co_return co_await serve_hit(record, hit->entry, &hit->reader);
+    case cache::CacheAction::fill: {
+      record.cache = CacheStatus::miss;
+      std::error_code ec;
+      auto attachment = store.fills().find_or_start(key, ec);
+      if (ec) {
+        spdlog::warn("session {}: cannot cache {}: {}; serving uncached", info_.id, record.path, ec.message());
+        co_return co_await forward(record, classified);
+      }
+      if (!attachment.writer) {
+        record.cache = CacheStatus::hit;  // a fill another client started: no upstream request of ours
+        co_return co_await serve_from_fill(record, classified, key, std::move(attachment.fill));
+      }
+      // A fill may have been committed (and left the registry) between our lookup and now: look
+      // again before asking upstream, so a blob is not fetched twice.
+      if (auto committed = co_await run_blocking(deps_.blocking, lookup);
+          committed && cache::decide(classified, committed->entry.fresh_until, now) ==
+                           cache::CacheAction::serve_cached) {
+        attachment.writer->fail(cache::CacheErrc::fill_abandoned);
+        record.cache = CacheStatus::hit;
+        co_return co_await serve_hit(record, committed->entry, &committed->reader);
+      }
+      co_return co_await fill_and_serve(record, classified, std::move(*attachment.writer));
+    }
+    case cache::CacheAction::forward:
+      // A HEAD with nothing stored: relay upstream's HEAD, never turned into a GET.
+      if (record.cache == CacheStatus::none) record.cache = CacheStatus::miss;
+      co_return co_await forward(record, classified);
+    default:
+      record.cache = CacheStatus::bypass;
+      co_return co_await forward(record, classified);
+  }
+}
+
+asio::awaitable<cache::UpstreamAnswer> Session::revalidate(AccessRecord& record) {
+  http::RequestHead head = http::upstream_request(parser_.request(), injected_authorization());
+  head.method = "HEAD";
+  http::Parser response(http::Parser::Kind::response, {.max_head_bytes = settings_.max_header_bytes});
+  const auto outcome = co_await exchange(head, false, response);
+  if (!outcome.ok) {
+    record.error = outcome.error;
+    co_return cache::UpstreamAnswer{.reachable = false};
+  }
+  const auto& upstream = response.response();
+  cache::UpstreamAnswer answer{.reachable = true, .status = upstream.status};
+  if (auto digest = upstream.headers.get("Docker-Content-Digest")) answer.docker_content_digest = std::string(*digest);
+  if (!upstream.keep_alive) upstream_.close();
+  co_return answer;
+}
+
+asio::awaitable<bool> Session::serve_hit(AccessRecord& record, const cache::IndexEntry& entry,
+                                             const cache::BlobReader* reader) {
+  const auto& config = settings_;
+  const http::RequestHead& request = parser_.request();
+  const bool keep_alive = request.keep_alive && !Deadline::draining();
+  const bool head_only = request.method == "HEAD";
+
+  const auto range = head_only ? cache::RangeRequest{}
+                               : cache::parse_range(request.headers.get("Range"), entry.size);
+  int status = 200;
+  std::uint64_t first = 0;
+  std::uint64_t length = entry.size;
+  if (range.kind == cache::RangeRequest::Kind::partial) {
+    status = 206;
+    first = range.range.first;
+    length = range.range.length();
+  } else if (range.kind == cache::RangeRequest::Kind::unsatisfiable) {
+    status = 416;
+    length = 0;
+  }
+  auto head = stored_head(status, entry.headers, entry.media_type, &entry.digest, to_string(record.cache), keep_alive);
+  head.headers.set("Accept-Ranges", "bytes");
+  head.headers.set("Content-Length", std::to_string(status == 416 ? 0 : length));
+  if (status == 206) head.headers.set("Content-Range", cache::content_range(range.range, entry.size));
+  if (status == 416) head.headers.set("Content-Range", cache::unsatisfied_content_range(entry.size));
+  record.status = status;
+
+  deadline_.expires_after(config.client_idle_timeout);
+  if (co_await http::write_all(client_, http::serialize(head))) co_return false;
+  if (head_only || length == 0) co_return keep_alive;
+  assert(reader);  // only a HEAD is answered from the entry alone
+
+  // A whole body is re-hashed on the way out, the first time this process serves the file; a
+  // corrupt file is dropped and never completed.
+  auto& verified = deps_.cache->verified_files();
+  const bool verify = status == 200 && entry.size > deps_.cache->settings().verify_on_lookup_max_bytes &&
+                      !verified.contains(*reader, entry.digest);
+  std::optional<cache::Sha256> hasher;
+  if (verify) hasher.emplace();
+  http::HoldbackWriter out(false, verify);  // the tail is held back only while there is a digest to check
+  std::vector<char> chunk(file_chunk);
+  for (std::uint64_t offset = first, end = first + length; offset < end;) {
+    std::error_code ec;
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), end - offset));
+    const auto n = reader->read_at(offset, std::span(chunk.data(), want), ec);
+    if (ec || n == 0) {
+      record.error = "cached file unreadable: " + (ec ? ec.message() : std::string("short file"));
+      co_return false;
+    }
+    if (hasher) hasher->update(std::span<const char>(chunk.data(), n));
+    deadline_.expires_after(config.client_idle_timeout);
+    if (co_await out.write(client_, std::string_view(chunk.data(), n))) co_return false;
+    offset += n;
+  }
+  if (hasher && !(hasher->finish() == entry.digest)) {
+    record.error = fmt::format("cached file of {} is corrupt: dropped, transfer cut", entry.digest.str());
+    spdlog::error("session {}: {}", info_.id, record.error);
+    auto& store = *deps_.cache;
+    auto drop = [&store, digest = entry.digest] { store.drop_corrupt(digest); };
+    co_await run_blocking(deps_.blocking, drop);
+    co_return false;
+  }
+  if (hasher) verified.insert(*reader, entry.digest);
+  if (co_await out.release(client_)) co_return false;
+  record.bytes = out.bytes_written();
+  co_return keep_alive;
+}
+
+asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache::RegistryRequest& classified,
+                                                  cache::FillWriter writer) {
+  const auto& config = settings_;
+  const http::RequestHead& request = parser_.request();
+  http::Parser response(http::Parser::Kind::response, {.max_head_bytes = config.max_header_bytes});
+  auto outcome = co_await exchange(http::upstream_request(request, injected_authorization()), false, response);
+  // Blobs often live behind a redirect to a CDN or a signed storage URL: follow it here, so the
+  // result is cached under the blob and the client never depends on the URL's expiry.
+  net::UpstreamConnection redirected(deps_.upstream_tls, deps_.resolve);
+  net::UpstreamConnection* source = &upstream_;
+  if (outcome.ok && classified.kind == cache::RequestKind::blob) {
+    source = co_await follow_redirects(record, outcome, response, redirected);
+  }
+  if (!outcome.ok) {
+    writer.fail(cache::CacheErrc::fill_failed);
+    record.error = outcome.error;
+    co_return co_await reply(record, 502, "pullthrough: " + outcome.error + "\n", request.keep_alive);
+  }
+  const auto& upstream = response.response();
+  if (!cache::is_cacheable_response(classified.kind, upstream.status,
+                                    upstream.headers.get("Cache-Control").value_or(""))) {
+    // 401, 404, redirects...: the client gets upstream's answer; nothing is stored.
+    writer.fail(cache::CacheErrc::not_cacheable);
+    if (source != &upstream_) {
+      // A CDN's error page is not the registry's answer: report it as a gateway failure.
+      record.error = fmt::format("redirected blob download failed with {}", response.response().status);
+      co_return co_await reply(record, 502, "pullthrough: " + record.error + "\n", false);
+    }
+    co_return co_await relay_response(record, response);
+  }
+
+  cache::FillResponse fill_response;
+  fill_response.media_type = std::string(upstream.headers.get("Content-Type").value_or(""));
+  fill_response.headers = replayed_headers(upstream.headers);
+  if (upstream.framing == http::BodyFraming::content_length) fill_response.content_length = upstream.content_length;
+  if (classified.digest) {
+    fill_response.expected_digest = classified.digest;
+  } else if (auto header = upstream.headers.get("Docker-Content-Digest")) {
+    fill_response.expected_digest = cache::Digest::parse(*header);
+  }
+  writer.publish_response(fill_response);
+
+  const bool keep_alive = request.keep_alive && !Deadline::draining();
+  const http::ClientResponse out = http::client_response(upstream, request.method, to_string(record.cache), keep_alive);
+  record.status = out.head.status;
+  deadline_.expires_after(config.client_idle_timeout);
+  bool client_gone = static_cast<bool>(co_await http::write_all(client_, http::serialize(out.head)));
+
+  // Upstream's bytes go to the client and into the fill. If the client leaves, the download goes
+  // on: other clients may be attached, and the next pull wants the blob anyway.
+  http::HoldbackWriter to_client(out.chunked);
+  std::error_code store_error;  // the disk failed us (ENOSPC...): serve, but do not cache
+  auto ec = co_await http::read_body(source->stream(), source->buffer(), response, deadline_,
+                               config.upstream_idle_timeout,
+                               [&](std::string_view piece) -> asio::awaitable<std::error_code> {
+                                 if (!store_error) store_error = writer.append(std::span(piece.data(), piece.size()));
+                                 if (!client_gone) {
+                                   deadline_.expires_after(config.client_idle_timeout);
+                                   client_gone = static_cast<bool>(co_await to_client.write(client_, piece));
+                                 }
+                                 co_return std::error_code{};
+                               });
+  if (ec) {
+    writer.fail(cache::CacheErrc::fill_failed);
+    record.error = "upstream body failed: " + ec.message() + "; not cached";
+    source->close();
+    co_return false;
+  }
+  if (!upstream.keep_alive || upstream.framing == http::BodyFraming::until_close) source->close();
+
+  if (store_error) {
+    // Nothing to verify against: the bytes could not be kept. Deliver them as a plain proxy would.
+    spdlog::warn("session {}: {}{} served but not cached: {}", info_.id, route_.registry.authority(), record.path,
+                 store_error.message());
+    record.error = "not cached: " + store_error.message();
+    if (!client_gone && !(client_gone = static_cast<bool>(co_await to_client.release(client_)))) {
+      record.bytes = to_client.bytes_written();
+    }
+    co_return !client_gone && keep_alive;
+  }
+  if (auto verify = writer.finish()) {
+    record.bytes = to_client.bytes_written();
+    record.error = "not cached: " + verify.message();
+    spdlog::error("session {}: {}{}: {}", info_.id, route_.registry.authority(), record.path, record.error);
+    co_return false;  // the held-back tail is never sent: the client sees a truncated body
+  }
+  if (!client_gone && !(client_gone = static_cast<bool>(co_await to_client.release(client_)))) {
+    record.bytes = to_client.bytes_written();
+  }
+
+  const auto now = cache::now_timestamp();
+  const auto fresh_until = classified.kind == cache::RequestKind::manifest_by_tag
+                               ? deps_.manifest_policy.fresh_until(classified.reference, now)
+                               : cache::kForever;
+  auto& store = *deps_.cache;
+  auto commit = [&store, &writer, now, fresh_until] { return store.commit_fill(writer, now, fresh_until); };
+  if (auto commit_ec = co_await run_blocking(deps_.blocking, commit)) {
+    spdlog::warn("session {}: {}{} served but not cached: {}", info_.id, route_.registry.authority(), record.path,
+                 commit_ec.message());
+  } else if (classified.kind == cache::RequestKind::manifest_by_tag) {
+    // The tag's manifest also answers pulls by its digest.
+    const auto digest = writer.fill().digest();
+    const auto by_digest = cache::classify_request("GET", "/v2/" + classified.repository + "/manifests/" +
+                                                              (digest ? digest->str() : std::string()));
+    const auto alias_key = cache::cache_key(by_digest, cache::registry_authority(route_.registry.host, route_.registry.port), "");
+    if (digest && alias_key) {
+      cache::IndexEntry alias{.key = *alias_key, .digest = *digest, .size = writer.size(),
+                              .media_type = fill_response.media_type, .headers = fill_response.headers,
+                              .created = now, .fresh_until = cache::kForever};
+      auto add = [&store, &alias] { return store.add_alias(alias); };
+      co_await run_blocking(deps_.blocking, add);
+    }
+  }
+  co_return !client_gone && keep_alive;
+}
+
+asio::awaitable<bool> Session::serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,
+                                                   const std::string& key, std::shared_ptr<cache::Fill> fill) {
+  const auto& config = settings_;
+  const http::RequestHead& request = parser_.request();
+  std::error_code ec;
+  deadline_.expires_after(config.upstream_idle_timeout);
+  const auto response = co_await fill->wait_response(ec);
+  if (!response) {
+    // The fill ended before it had an answer. Either its writer found the content committed
+    // meanwhile (serve that), or upstream refused it (e.g. 401): then ask upstream ourselves.
+    auto& store = *deps_.cache;
+    auto lookup = [&store, &key] { return store.lookup(key, cache::now_timestamp()); };
+    if (auto committed = co_await run_blocking(deps_.blocking, lookup)) co_return co_await serve_hit(record, committed->entry, &committed->reader);
+    record.cache = CacheStatus::miss;
+    co_return co_await forward(record, classified);
+  }
+  const bool keep_alive = request.keep_alive && !Deadline::draining();
+  const bool chunked = !response->content_length;
+  auto head = stored_head(200, response->headers, response->media_type,
+                          response->expected_digest ? &*response->expected_digest : nullptr, to_string(record.cache),
+                          keep_alive);
+  if (chunked) {
+    head.headers.set("Transfer-Encoding", "chunked");
+  } else {
+    head.headers.set("Content-Length", std::to_string(*response->content_length));
+  }
+  record.status = 200;
+  deadline_.expires_after(config.client_idle_timeout);
+  if (co_await http::write_all(client_, http::serialize(head))) co_return false;
+
+  // The fill's bytes are verified only at its end: hold the last piece back until then.
+  http::HoldbackWriter out(chunked);
+  std::vector<char> chunk(file_chunk);
+  for (std::uint64_t offset = 0;;) {
+    deadline_.expires_after(config.upstream_idle_timeout);
+    const auto n = co_await fill->read_some(offset, std::span(chunk.data(), chunk.size()), ec);
+    if (ec) {
+      // The shared download failed (upstream error, digest mismatch): cut the transfer.
+      record.error = "shared fill failed: " + ec.message();
+      record.bytes = out.bytes_written();
+      co_return false;
+    }
+    if (n == 0) break;
+    deadline_.expires_after(config.client_idle_timeout);
+    if (co_await out.write(client_, std::string_view(chunk.data(), n))) co_return false;
+    offset += n;
+  }
+  if (co_await out.release(client_)) co_return false;
+  record.bytes = out.bytes_written();
+  co_return keep_alive;
+}
+
+asio::awaitable<net::UpstreamConnection*> Session::follow_redirects(AccessRecord& record, Exchange& outcome,
+                                                                   http::Parser& response,
+                                                                   net::UpstreamConnection& redirected) {
+  constexpr int max_redirects = 5;
+  net::UpstreamConnection* source = &upstream_;
+  http::Origin origin = route_.registry;
+  for (int hop = 0; outcome.ok && http::is_redirect(response.response().status); ++hop) {
+    const auto location = response.response().headers.get("Location");
+    const auto next = location ? http::redirect_target(*location, origin) : std::nullopt;
+    if (!next || hop == max_redirects) break;  // the client gets the redirect itself
+    // Drain the redirect's small body so the connection it came on stays reusable.
+    const auto drained = co_await http::read_body(source->stream(), source->buffer(), response, deadline_,
+                                            settings_.upstream_idle_timeout,
+                                            [](std::string_view) -> asio::awaitable<std::error_code> {
+                                              co_return std::error_code{};
+                                            });
+    if (drained || !response.response().keep_alive) source->close();
+
+    http::RequestHead get;
+    get.method = "GET";
+    get.target = next->target;
+    get.headers.add("Host", next->origin.authority());
+    if (auto agent = parser_.request().headers.get("User-Agent")) get.headers.add("User-Agent", std::string(*agent));
+    get.headers.add("Accept", "*/*");
+    // The registry's credentials stay with the registry: signed URLs carry their own.
+    spdlog::debug("session {}: {} redirected to {}", info_.id, record.path, next->origin.authority());
+    origin = next->origin;
+    source = &redirected;
+    outcome = co_await exchange(redirected, origin, get, false, response);
+  }
+  co_return source;
+}
+
+}  // namespace pt::registry

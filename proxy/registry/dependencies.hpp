@@ -1,0 +1,54 @@
+#pragma once
+// What a registry session needs, handed in by the app: the few settings it reads and the
+// long-lived, thread-safe services built at start-up. Nothing else of the configuration reaches a
+// session, so a test builds one from fakes and a temporary cache.
+#include "proxy/registry/access_record.hpp"
+
+#include <asio/thread_pool.hpp>
+
+#include <chrono>
+#include <cstddef>
+
+namespace pt {
+namespace auth {
+class RegistryMatcher;
+class CredentialStore;
+class CacheAuthModes;
+class AccessVerdicts;
+}  // namespace auth
+namespace cache {
+class CacheStore;
+class ManifestCachePolicy;
+}  // namespace cache
+namespace net {
+class UpstreamTls;
+class ResolveOverrides;
+}  // namespace net
+}  // namespace pt
+
+namespace pt::registry {
+
+struct Settings {
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
+  std::chrono::milliseconds header_timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds client_idle_timeout = std::chrono::seconds(120);
+  std::chrono::milliseconds upstream_idle_timeout = std::chrono::seconds(300);
+  std::size_t max_header_bytes = 64 * 1024;
+  bool allow_push = false;  // ALLOW_PUSH
+};
+
+struct Dependencies {
+  Settings settings;
+  net::UpstreamTls& upstream_tls;
+  const net::ResolveOverrides& resolve;
+  const auth::RegistryMatcher& registries;  // REGISTRIES: the mirror port serves only these
+  const auth::CredentialStore& credentials;  // AUTH_REGISTRIES
+  asio::thread_pool& blocking;               // RocksDB and fsync, never on an I/O thread
+  cache::CacheStore* cache;                  // null: nothing is cached
+  const cache::ManifestCachePolicy& manifest_policy;
+  RequestObserver& observer;                       // the access log and the metrics
+  const auth::CacheAuthModes* cache_auth = nullptr;  // CACHE_AUTH_MODE (null: shared)
+  auth::AccessVerdicts* verdicts = nullptr;          // remembered verify-mode acceptances
+};
+
+}  // namespace pt::registry

@@ -1,0 +1,253 @@
+#include "proxy/registry/session.hpp"
+
+#include "auth/credential_policy.hpp"
+#include "cache/cache_key.hpp"
+#include "proxy/http/forwarding.hpp"
+#include "proxy/http/local_response.hpp"
+#include "proxy/http/message_io.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace pt::registry {
+namespace {
+
+int status_for(http::ParseError error) {
+  switch (error) {
+    case http::ParseError::head_too_large: return 431;
+    case http::ParseError::unsupported: return 501;
+    default: return 400;
+  }
+}
+
+}  // namespace
+
+Session::Session(net::ClientStream client, Dependencies& deps, Deadline& deadline, SessionInfo info,
+                 MirrorContext* mirror)
+    : client_(client),
+      deps_(deps),
+      settings_(deps.settings),
+      deadline_(deadline),
+      info_(std::move(info)),
+      mirror_(mirror),
+      route_{.registry = {info_.host, info_.port}},
+      parser_(http::Parser::Kind::request, {.max_head_bytes = deps.settings.max_header_bytes}),
+      upstream_(deps.upstream_tls, deps.resolve) {
+  if (info_.own_listener) upstream_.refuse_endpoint(*info_.own_listener);
+}
+
+asio::awaitable<void> Session::run() {
+  const auto& config = settings_;
+  for (;;) {
+    if (Deadline::draining()) break;
+    // Waiting for the next request: a graceful shutdown may close us here.
+    deadline_.set_idle(true);
+    deadline_.expires_after(config.client_idle_timeout);
+    if (buffer_.empty() && co_await http::read_when_ready(client_, buffer_, http::head_read_size)) break;
+    deadline_.set_idle(false);
+    // From the first byte, the whole head must arrive within the header timeout (slowloris).
+    deadline_.expires_after(config.header_timeout);
+
+    AccessRecord record{.session = info_.id, .client = info_.client, .host = info_.authority()};
+    const auto started = std::chrono::steady_clock::now();
+    parser_.reset();
+    std::error_code ec;
+    const auto status = co_await http::read_head(client_, buffer_, parser_, ec);
+    if (status == http::HeadStatus::closed || status == http::HeadStatus::io_error) break;
+
+    bool keep_going = false;
+    // Without a mirror, every request goes to the connection's registry (route_ as constructed).
+    if (status == http::HeadStatus::parse_error) {
+      record.error = "bad request: " + parser_.error_text();
+      co_await reply(record, status_for(parser_.error()), record.error + "\n", false);
+    } else if (!mirror_) {
+      keep_going = co_await serve(record);
+    } else if (auto answered = co_await route_mirror_request(record)) {
+      keep_going = *answered;
+    } else {
+      keep_going = co_await serve(record);
+    }
+    record.duration = std::chrono::steady_clock::now() - started;
+    deps_.observer.request_done(record);
+    if (!keep_going) break;
+  }
+  upstream_.close();
+}
+
+asio::awaitable<bool> Session::serve(AccessRecord& record) {
+  const auto& request = parser_.request();
+  const std::string target = http::origin_form(request.target);
+  record.method = request.method;
+  record.path = http::path_of(target);
+  record.request = cache::classify_request(request.method, target);
+  const auto& classified = record.request;
+
+  // Writes to the registry API are pushes; a POST elsewhere (Docker's OAuth token request) is not.
+  const bool push = classified.kind == cache::RequestKind::push && record.path.starts_with("/v2/");
+  if (push && !settings_.allow_push) {
+    record.cache = CacheStatus::bypass;
+    // The body is not read, so the connection cannot be reused.
+    co_return co_await reply(record, 405,
+                             "pullthrough: pushing through this proxy is disabled (ALLOW_PUSH=false)\n", false);
+  }
+  if (deps_.cache && request.framing == http::BodyFraming::none) {
+    const auto key = cache::cache_key(classified, cache::registry_authority(route_.registry.host, route_.registry.port),
+                                      request.headers.get("Accept").value_or(""));
+    if (key) co_return co_await serve_cacheable(record, classified, *key);
+  }
+  record.cache = CacheStatus::bypass;
+  co_return co_await forward(record, classified);
+}
+
+std::optional<std::string> Session::injected_authorization() const {
+  // In verify mode the client's own credentials are what is checked: never lend it ours.
+  if (verifies_access()) return std::nullopt;
+  return auth::authorization_to_inject(deps_.credentials, route_.registry.host, route_.registry.port,
+                                       parser_.request().headers.contains("Authorization"));
+}
+
+asio::awaitable<bool> Session::forward(AccessRecord& record, const cache::RegistryRequest& classified) {
+  const http::RequestHead& request = parser_.request();
+  const bool has_body = request.framing != http::BodyFraming::none;
+  http::Parser response(http::Parser::Kind::response, {.max_head_bytes = settings_.max_header_bytes});
+  const auto outcome = co_await exchange(http::upstream_request(request, injected_authorization()), has_body, response);
+  if (outcome.ok) co_return co_await relay_response(record, response);
+
+  record.error = outcome.error;
+  if (outcome.unreachable && classified.kind == cache::RequestKind::ping && deps_.cache) {
+    // Offline: answer the version check ourselves, so the client goes on to ask for manifests and
+    // blobs (which the cache may hold) instead of looking for a token it cannot get.
+    http::Headers headers;
+    headers.add("Docker-Distribution-Api-Version", "registry/2.0");
+    record.cache = CacheStatus::stale;
+    co_return co_await reply(record, 200, "{}", request.keep_alive, std::move(headers), "application/json");
+  }
+  spdlog::warn("session {}: {} {}{}: {}", info_.id, request.method, route_.registry.authority(), record.path, outcome.error);
+  co_return co_await reply(record, 502, "pullthrough: " + outcome.error + "\n", request.keep_alive && !has_body);
+}
+
+asio::awaitable<Session::Exchange> Session::exchange(const http::RequestHead& head, bool with_client_body,
+                                                             http::Parser& response) {
+  // The client's own Authorization (a docker login on the mirror) is relayed untouched; a request
+  // with a body (a push) cannot be sent twice.
+  if (mirror_ && !with_client_body && !parser_.request().headers.contains("Authorization")) {
+    co_return co_await exchange_with_token(head, response);
+  }
+  // A member, not a temporary: the coroutine keeps a reference to it.
+  co_return co_await exchange(upstream_, route_.registry, head, with_client_body, response);
+}
+
+asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& connection, const http::Origin& origin,
+                                                             const http::RequestHead& head, bool with_client_body,
+                                                             http::Parser& response) {
+  const auto& config = settings_;
+  const http::RequestHead& request = parser_.request();
+  const std::string head_bytes = http::serialize(head);
+  const auto started = std::chrono::steady_clock::now();  // upstream latency, connecting included
+
+  // A kept-alive upstream connection may have been closed by the server meanwhile; a request
+  // without a body is then sent once more on a fresh connection.
+  for (int attempt = 0;; ++attempt) {
+    if (!connection.is_for(origin.host, origin.port)) {
+      deadline_.expires_after(config.connect_timeout);
+      if (auto failure = co_await connection.open(origin.host, origin.port)) {
+        co_return Exchange{.unreachable = failure->unreachable, .error = failure->message};
+      }
+    }
+    const bool may_retry =
+        connection.requests() > 0 && !with_client_body && attempt == 0 && http::is_idempotent(head.method);
+    connection.count_request();
+
+    deadline_.expires_after(config.upstream_idle_timeout);
+    if (auto ec = co_await http::write_all(connection.stream(), head_bytes)) {
+      connection.close();
+      if (may_retry) continue;
+      co_return Exchange{.error = "upstream write failed: " + ec.message()};
+    }
+
+    if (with_client_body) {
+      if (request.headers.has_token("Expect", "100-continue")) {
+        if (co_await http::write_all(client_, std::string_view("HTTP/1.1 100 Continue\r\n\r\n"))) {
+          co_return Exchange{.error = "client went away"};
+        }
+      }
+      http::BodyWriter to_upstream(request.framing == http::BodyFraming::chunked);
+      auto ec = co_await http::read_body(client_, buffer_, parser_, deadline_, config.client_idle_timeout,
+                                   [&](std::string_view piece) { return to_upstream.write(connection.stream(), piece); });
+      if (!ec) ec = co_await to_upstream.finish(connection.stream());
+      if (ec) {
+        connection.close();
+        co_return Exchange{.error = "request body relay failed: " + ec.message()};
+      }
+    }
+
+    // Interim 1xx responses (100 Continue) are ours to absorb: we already sent the body.
+    std::error_code ec;
+    http::HeadStatus status;
+    do {
+      response.reset();
+      response.expect_response_to(head.method);
+      deadline_.expires_after(config.upstream_idle_timeout);
+      status = co_await http::read_head(connection.stream(), connection.buffer(), response, ec);
+    } while (status == http::HeadStatus::ok && response.response().status / 100 == 1);
+
+    if (status == http::HeadStatus::ok) {
+      deps_.observer.upstream_latency(std::chrono::steady_clock::now() - started);
+      co_return Exchange{.ok = true};
+    }
+    connection.close();
+    if (status == http::HeadStatus::closed && may_retry) continue;
+    co_return Exchange{.error = status == http::HeadStatus::parse_error ? "bad upstream response: " + response.error_text()
+                                : status == http::HeadStatus::closed    ? std::string("upstream closed the connection")
+                                                                  : "upstream read failed: " + ec.message()};
+  }
+}
+
+asio::awaitable<bool> Session::relay_response(AccessRecord& record, http::Parser& response) {
+  const auto& config = settings_;
+  const http::RequestHead& request = parser_.request();
+  const auto& upstream = response.response();
+  const bool keep_alive = request.keep_alive && !Deadline::draining();
+  const http::ClientResponse out = http::client_response(upstream, request.method, to_string(record.cache), keep_alive);
+  record.status = out.head.status;
+
+  deadline_.expires_after(config.client_idle_timeout);
+  if (co_await http::write_all(client_, http::serialize(out.head))) {
+    upstream_.close();
+    co_return false;
+  }
+
+  http::BodyWriter to_client(out.chunked);
+  auto ec = co_await http::read_body(upstream_.stream(), upstream_.buffer(), response, deadline_,
+                               config.upstream_idle_timeout, [&](std::string_view piece) {
+                                 deadline_.expires_after(config.client_idle_timeout);
+                                 return to_client.write(client_, piece);
+                               });
+  record.bytes = to_client.bytes_written();
+  if (!ec) ec = co_await to_client.finish(client_);
+  if (ec) {
+    // Mid-body: the status line is gone, so the only way to tell the client is to cut it off.
+    record.error = "response body relay failed: " + ec.message();
+    upstream_.close();
+    co_return false;
+  }
+  if (!upstream.keep_alive || upstream.framing == http::BodyFraming::until_close) upstream_.close();
+  co_return keep_alive;
+}
+
+asio::awaitable<bool> Session::reply(AccessRecord& record, int status, std::string message, bool keep_alive,
+                                         http::Headers extra, std::string content_type) {
+  http::LocalResponse response;
+  response.status = status;
+  response.body = std::move(message);
+  response.content_type = std::move(content_type);
+  response.extra_headers = std::move(extra);
+  if (record.cache != CacheStatus::none) response.extra_headers.add("X-Cache", std::string(to_string(record.cache)));
+  record.status = status;
+  const bool head_only = record.method == "HEAD";
+  record.bytes = head_only ? 0 : response.body.size();
+  deadline_.expires_after(settings_.client_idle_timeout);
+  if (co_await http::write_all(client_, http::render(response, keep_alive, head_only))) co_return false;
+  co_return keep_alive;
+}
+
+}  // namespace pt::registry

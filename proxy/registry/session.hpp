@@ -1,0 +1,128 @@
+#pragma once
+// The HTTP/1.1 conversation with a registry client: the client's requests are served one after
+// another (keep-alive), each relayed to the real registry over TLS, or answered from the cache.
+// Three listeners lead here, with the same cache, credentials and policy: an intercepted CONNECT
+// and the DNS-hijack (SNI) listener (TLS with our leaf, one registry per connection), and the
+// registry-mirror listener (plain or TLS; each request names its registry, see mirror_route.hpp).
+// Everything it uses is handed in (dependencies.hpp); what it did goes to the RequestObserver.
+#include "cache/cache_policy.hpp"
+#include "cache/cache_store.hpp"
+#include "cache/registry_request.hpp"
+#include "proxy/net/client_stream.hpp"
+#include "proxy/registry/access_record.hpp"
+#include "proxy/registry/dependencies.hpp"
+#include "common/deadline.hpp"
+#include "proxy/http/forwarding.hpp"
+#include "proxy/http/codec.hpp"
+#include "proxy/http/read_buffer.hpp"
+#include "proxy/net/upstream_connection.hpp"
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace pt::registry {
+
+struct MirrorContext;
+
+struct SessionInfo {
+  std::uint64_t id = 0;
+  std::string client;    // ip:port of the client
+  std::string host;      // the CONNECT target (SNI listener: the server name; mirror: per request)
+  std::uint16_t port = 443;
+  // SNI listener: its own address. An upstream name resolving there is a DNS-hijack loop.
+  std::optional<asio::ip::tcp::endpoint> own_listener;
+  std::string authority() const { return port == 443 ? host : host + ":" + std::to_string(port); }
+};
+
+// Where one request goes: the connection's registry, or on the mirror port the registry the
+// request names. Set anew for every request, so nothing of one request's routing reaches the next.
+struct Route {
+  http::Origin registry;
+  // Mirror port: the repository whose Bearer token the proxy fetches itself (its clients were told
+  // no login is needed). Empty: the client's own credentials or the injected ones are used.
+  std::optional<std::string> token_scope;
+};
+
+class Session {
+public:
+  // `mirror`: the mirror port's shared state (default registry, tokens); it must outlive the
+  // session. Null for the proxy and SNI ports, whose connections are for one registry.
+  Session(net::ClientStream client, Dependencies& deps, Deadline& deadline, SessionInfo info,
+          MirrorContext* mirror = nullptr);
+
+  asio::awaitable<void> run();
+
+private:
+  // What became of sending a request upstream.
+  struct Exchange {
+    bool ok = false;           // a response head is in the parser
+    bool unreachable = false;  // no TCP connection could be had (not: a rejected certificate)
+    std::string error;
+  };
+
+  // Serves the request whose head the parser holds; false when the connection must close.
+  asio::awaitable<bool> serve(AccessRecord& record);
+  // Relays the request upstream and the response back, uncached.
+  asio::awaitable<bool> forward(AccessRecord& record, const cache::RegistryRequest& classified);
+  // Sends `head` to `origin` over `connection` (opened or reopened as needed), with the client's
+  // request body when asked, then reads the response head into `response`. Retries once on a
+  // stale kept-alive connection.
+  asio::awaitable<Exchange> exchange(net::UpstreamConnection& connection, const http::Origin& origin, const http::RequestHead& head,
+                                     bool with_client_body, http::Parser& response);
+  // The same, to the registry. In mirror mode, also answers the registry's Bearer challenge with a
+  // token the proxy fetches itself (mirror_requests.cpp).
+  asio::awaitable<Exchange> exchange(const http::RequestHead& head, bool with_client_body, http::Parser& response);
+  // Follows blob redirects (to a CDN or storage bucket) on `redirected`, without the registry's
+  // credentials. Returns the connection holding the final response.
+  asio::awaitable<net::UpstreamConnection*> follow_redirects(AccessRecord& record, Exchange& outcome,
+                                                        http::Parser& response, net::UpstreamConnection& redirected);
+  // Streams the response in `response` to the client.
+  asio::awaitable<bool> relay_response(AccessRecord& record, http::Parser& response);
+  // Answers the client ourselves (errors, the offline version check).
+  asio::awaitable<bool> reply(AccessRecord& record, int status, std::string message, bool keep_alive,
+                              http::Headers extra = {}, std::string content_type = "text/plain; charset=utf-8");
+
+  // The cache paths (cache_serving.cpp).
+  asio::awaitable<bool> serve_cacheable(AccessRecord& record, const cache::RegistryRequest& classified,
+                                        const std::string& key);
+  // The stored response; `reader` may be null only for a HEAD (no byte of the file is needed).
+  asio::awaitable<bool> serve_hit(AccessRecord& record, const cache::IndexEntry& entry,
+                                  const cache::BlobReader* reader);
+  asio::awaitable<bool> fill_and_serve(AccessRecord& record, const cache::RegistryRequest& classified,
+                                       cache::FillWriter writer);
+  asio::awaitable<bool> serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,
+                                        const std::string& key, std::shared_ptr<cache::Fill> fill);
+  asio::awaitable<cache::UpstreamAnswer> revalidate(AccessRecord& record);
+  std::optional<std::string> injected_authorization() const;
+
+  // CACHE_AUTH_MODE=verify (access_check.cpp): cached content of this registry is served only to
+  // clients whose own credentials the registry accepts for the repository.
+  enum class Access { allowed, denied, unverifiable };
+  bool verifies_access() const;
+  asio::awaitable<Access> verify_client_access(AccessRecord& record, const cache::RegistryRequest& classified);
+
+  // Mirror mode (mirror_requests.cpp): picks the registry for the request in the parser and
+  // rewrites its target and Host. nullopt: serve it (route_ is set); a value: it was answered
+  // here (keep going?).
+  asio::awaitable<std::optional<bool>> route_mirror_request(AccessRecord& record);
+  // Mirror mode: exchange() with the proxy's own Bearer token for the registry.
+  asio::awaitable<Exchange> exchange_with_token(const http::RequestHead& head, http::Parser& response);
+
+  net::ClientStream client_;
+  Dependencies& deps_;
+  const Settings& settings_;
+  Deadline& deadline_;
+  const SessionInfo info_;
+  MirrorContext* mirror_;
+  Route route_;  // the request being served's
+  http::ReadBuffer buffer_;
+  http::Parser parser_;
+  net::UpstreamConnection upstream_;
+};
+
+}  // namespace pt::registry
