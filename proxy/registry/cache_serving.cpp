@@ -7,7 +7,7 @@
 #include "cache/timestamp.hpp"
 #include "common/run_blocking.hpp"
 #include "proxy/http/forwarding.hpp"
-#include "proxy/http/holdback_writer.hpp"
+#include "proxy/registry/body_source.hpp"
 #include "proxy/http/message_io.hpp"
 #include "proxy/registry/session.hpp"
 
@@ -18,8 +18,6 @@
 
 namespace pt::registry {
 namespace {
-
-constexpr std::size_t file_chunk = 64 * 1024;
 
 // The head of a response served by the proxy from stored content.
 http::ResponseHead stored_head(int status, const cache::Headers& replayed, const std::string& media_type,
@@ -175,45 +173,19 @@ asio::awaitable<bool> Session::serve_hit(AccessRecord& record, const cache::Inde
   if (status == 416) head.headers.set("Content-Range", cache::unsatisfied_content_range(entry.size));
   record.status = status;
 
-  deadline_.expires_after(config.client_idle_timeout);
-  if (co_await http::write_all(client_, http::serialize(head))) co_return false;
-  if (head_only || length == 0) co_return keep_alive;
+  if (head_only || length == 0) {
+    deadline_.expires_after(config.client_idle_timeout);
+    if (co_await http::write_all(client_, http::serialize(head))) co_return false;
+    co_return keep_alive;
+  }
   assert(reader);  // only a HEAD is answered from the entry alone
 
-  // A whole body is re-hashed on the way out, the first time this process serves the file; a
-  // corrupt file is dropped and never completed.
-  auto& verified = deps_.cache->verified_files();
-  const bool verify = status == 200 && entry.size > deps_.cache->settings().verify_on_lookup_max_bytes &&
-                      !verified.contains(*reader, entry.digest);
-  std::optional<cache::Sha256> hasher;
-  if (verify) hasher.emplace();
-  http::HoldbackWriter out(false, verify);  // the tail is held back only while there is a digest to check
-  std::vector<char> chunk(file_chunk);
-  for (std::uint64_t offset = first, end = first + length; offset < end;) {
-    std::error_code ec;
-    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), end - offset));
-    const auto n = reader->read_at(offset, std::span(chunk.data(), want), ec);
-    if (ec || n == 0) {
-      record.error = "cached file unreadable: " + (ec ? ec.message() : std::string("short file"));
-      co_return false;
-    }
-    if (hasher) hasher->update(std::span<const char>(chunk.data(), n));
-    deadline_.expires_after(config.client_idle_timeout);
-    if (co_await out.write(client_, std::string_view(chunk.data(), n))) co_return false;
-    offset += n;
-  }
-  if (hasher && !(hasher->finish() == entry.digest)) {
-    record.error = fmt::format("cached file of {} is corrupt: dropped, transfer cut", entry.digest.str());
-    spdlog::error("session {}: {}", info_.id, record.error);
-    auto& store = *deps_.cache;
-    auto drop = [&store, digest = entry.digest] { store.drop_corrupt(digest); };
-    co_await run_blocking(deps_.blocking, drop);
-    co_return false;
-  }
-  if (hasher) verified.insert(*reader, entry.digest);
-  if (co_await out.release(client_)) co_return false;
-  record.bytes = out.bytes_written();
-  co_return keep_alive;
+  // A whole body is re-hashed on the way out the first time this process serves the file.
+  auto& store = *deps_.cache;
+  const bool hash = status == 200 && entry.size > store.settings().verify_on_lookup_max_bytes &&
+                    !store.verified_files().contains(*reader, entry.digest);
+  CachedFileBody body(*reader, first, length, entry.digest, hash, store, deps_.blocking);
+  co_return co_await deliver(record, http::serialize(head), false, body) == Delivered::complete && keep_alive;
 }
 
 asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache::RegistryRequest& classified,
@@ -261,49 +233,21 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   const bool keep_alive = request.keep_alive && !Deadline::draining();
   const http::ClientResponse out = http::client_response(upstream, request.method, to_string(record.cache), keep_alive);
   record.status = out.head.status;
-  deadline_.expires_after(config.client_idle_timeout);
-  bool client_gone = static_cast<bool>(co_await http::write_all(client_, http::serialize(out.head)));
 
-  // Upstream's bytes go to the client and into the fill. If the client leaves, the download goes
-  // on: other clients may be attached, and the next pull wants the blob anyway.
-  http::HoldbackWriter to_client(out.chunked);
-  std::error_code store_error;  // the disk failed us (ENOSPC...): serve, but do not cache
-  auto ec = co_await http::read_body(source->stream(), source->buffer(), response, deadline_,
-                               config.upstream_idle_timeout,
-                               [&](std::string_view piece) -> asio::awaitable<std::error_code> {
-                                 if (!store_error) store_error = writer.append(std::span(piece.data(), piece.size()));
-                                 if (!client_gone) {
-                                   deadline_.expires_after(config.client_idle_timeout);
-                                   client_gone = static_cast<bool>(co_await to_client.write(client_, piece));
-                                 }
-                                 co_return std::error_code{};
-                               });
-  if (ec) {
-    writer.fail(cache::CacheErrc::fill_failed);
-    record.error = "upstream body failed: " + ec.message() + "; not cached";
+  // Upstream's bytes go to the client and into the fill; the client leaving does not stop them.
+  FillingBody body(*source, response, deadline_, config.upstream_idle_timeout, writer);
+  const auto delivered = co_await deliver(record, http::serialize(out.head), out.chunked, body);
+  if (delivered == Delivered::failed) {
     source->close();
     co_return false;
   }
   if (!upstream.keep_alive || upstream.framing == http::BodyFraming::until_close) source->close();
-
-  if (store_error) {
-    // Nothing to verify against: the bytes could not be kept. Deliver them as a plain proxy would.
+  const bool client_gone = delivered == Delivered::client_gone;
+  if (const auto store_error = body.store_error()) {
     spdlog::warn("session {}: {}{} served but not cached: {}", info_.id, route_.registry.authority(), record.path,
                  store_error.message());
     record.error = "not cached: " + store_error.message();
-    if (!client_gone && !(client_gone = static_cast<bool>(co_await to_client.release(client_)))) {
-      record.bytes = to_client.bytes_written();
-    }
     co_return !client_gone && keep_alive;
-  }
-  if (auto verify = writer.finish()) {
-    record.bytes = to_client.bytes_written();
-    record.error = "not cached: " + verify.message();
-    spdlog::error("session {}: {}{}: {}", info_.id, route_.registry.authority(), record.path, record.error);
-    co_return false;  // the held-back tail is never sent: the client sees a truncated body
-  }
-  if (!client_gone && !(client_gone = static_cast<bool>(co_await to_client.release(client_)))) {
-    record.bytes = to_client.bytes_written();
   }
 
   const auto now = cache::now_timestamp();
@@ -359,29 +303,8 @@ asio::awaitable<bool> Session::serve_from_fill(AccessRecord& record, const cache
     head.headers.set("Content-Length", std::to_string(*response->content_length));
   }
   record.status = 200;
-  deadline_.expires_after(config.client_idle_timeout);
-  if (co_await http::write_all(client_, http::serialize(head))) co_return false;
-
-  // The fill's bytes are verified only at its end: hold the last piece back until then.
-  http::HoldbackWriter out(chunked);
-  std::vector<char> chunk(file_chunk);
-  for (std::uint64_t offset = 0;;) {
-    deadline_.expires_after(config.upstream_idle_timeout);
-    const auto n = co_await fill->read_some(offset, std::span(chunk.data(), chunk.size()), ec);
-    if (ec) {
-      // The shared download failed (upstream error, digest mismatch): cut the transfer.
-      record.error = "shared fill failed: " + ec.message();
-      record.bytes = out.bytes_written();
-      co_return false;
-    }
-    if (n == 0) break;
-    deadline_.expires_after(config.client_idle_timeout);
-    if (co_await out.write(client_, std::string_view(chunk.data(), n))) co_return false;
-    offset += n;
-  }
-  if (co_await out.release(client_)) co_return false;
-  record.bytes = out.bytes_written();
-  co_return keep_alive;
+  SharedFillBody body(*fill, deadline_, config.upstream_idle_timeout);
+  co_return co_await deliver(record, http::serialize(head), chunked, body) == Delivered::complete && keep_alive;
 }
 
 asio::awaitable<net::UpstreamConnection*> Session::follow_redirects(AccessRecord& record, Exchange& outcome,

@@ -3,6 +3,7 @@
 #include "auth/credential_policy.hpp"
 #include "cache/cache_key.hpp"
 #include "proxy/http/forwarding.hpp"
+#include "proxy/http/holdback_writer.hpp"
 #include "proxy/http/local_response.hpp"
 #include "proxy/http/message_io.hpp"
 
@@ -129,7 +130,7 @@ asio::awaitable<Session::Exchange> Session::exchange(const http::RequestHead& he
                                                              http::Parser& response) {
   // The client's own Authorization (a docker login on the mirror) is relayed untouched; a request
   // with a body (a push) cannot be sent twice.
-  if (mirror_ && !with_client_body && !parser_.request().headers.contains("Authorization")) {
+  if (route_.token_scope && !with_client_body && !parser_.request().headers.contains("Authorization")) {
     co_return co_await exchange_with_token(head, response);
   }
   // A member, not a temporary: the coroutine keeps a reference to it.
@@ -203,35 +204,54 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
 }
 
 asio::awaitable<bool> Session::relay_response(AccessRecord& record, http::Parser& response) {
-  const auto& config = settings_;
   const http::RequestHead& request = parser_.request();
   const auto& upstream = response.response();
   const bool keep_alive = request.keep_alive && !Deadline::draining();
   const http::ClientResponse out = http::client_response(upstream, request.method, to_string(record.cache), keep_alive);
   record.status = out.head.status;
 
-  deadline_.expires_after(config.client_idle_timeout);
-  if (co_await http::write_all(client_, http::serialize(out.head))) {
-    upstream_.close();
-    co_return false;
-  }
-
-  http::BodyWriter to_client(out.chunked);
-  auto ec = co_await http::read_body(upstream_.stream(), upstream_.buffer(), response, deadline_,
-                               config.upstream_idle_timeout, [&](std::string_view piece) {
-                                 deadline_.expires_after(config.client_idle_timeout);
-                                 return to_client.write(client_, piece);
-                               });
-  record.bytes = to_client.bytes_written();
-  if (!ec) ec = co_await to_client.finish(client_);
-  if (ec) {
-    // Mid-body: the status line is gone, so the only way to tell the client is to cut it off.
-    record.error = "response body relay failed: " + ec.message();
+  UpstreamBody body(upstream_, response, deadline_, settings_.upstream_idle_timeout);
+  const auto delivered = co_await deliver(record, http::serialize(out.head), out.chunked, body);
+  if (delivered != Delivered::complete) {
     upstream_.close();
     co_return false;
   }
   if (!upstream.keep_alive || upstream.framing == http::BodyFraming::until_close) upstream_.close();
   co_return keep_alive;
+}
+
+asio::awaitable<Session::Delivered> Session::deliver(AccessRecord& record, std::string head, bool chunked,
+                                                     BodySource& body) {
+  deadline_.expires_after(settings_.client_idle_timeout);
+  bool client_gone = static_cast<bool>(co_await http::write_all(client_, head));
+  if (client_gone && !body.outlives_client()) co_return Delivered::client_gone;
+
+  // The last piece waits for the source's verdict while it has bytes to verify.
+  http::HoldbackWriter out(chunked, body.verifies());
+  const auto ec = co_await body.pump([&](std::string_view piece) -> asio::awaitable<std::error_code> {
+    if (client_gone) co_return std::error_code{};
+    deadline_.expires_after(settings_.client_idle_timeout);
+    auto written = co_await out.write(client_, piece);
+    if (written && body.outlives_client()) {
+      client_gone = true;  // the source goes on without the client
+      co_return std::error_code{};
+    }
+    co_return written;
+  });
+  record.bytes = out.bytes_written();
+  if (ec) {
+    if (!body.failure().empty()) record.error = body.failure();
+    co_return Delivered::failed;
+  }
+  if (co_await body.verify()) {
+    // The held-back tail is never sent: the client sees a truncated body, not a wrong one.
+    record.error = body.failure();
+    spdlog::error("session {}: {}{}: {}", info_.id, route_.registry.authority(), record.path, record.error);
+    co_return Delivered::failed;
+  }
+  if (!client_gone && co_await out.release(client_)) client_gone = true;
+  record.bytes = out.bytes_written();
+  co_return client_gone ? Delivered::client_gone : Delivered::complete;
 }
 
 asio::awaitable<bool> Session::reply(AccessRecord& record, int status, std::string message, bool keep_alive,

@@ -10,6 +10,7 @@
 #include "cache/registry_request.hpp"
 #include "proxy/net/client_stream.hpp"
 #include "proxy/registry/access_record.hpp"
+#include "proxy/registry/body_source.hpp"
 #include "proxy/registry/dependencies.hpp"
 #include "common/deadline.hpp"
 #include "proxy/http/forwarding.hpp"
@@ -83,6 +84,10 @@ private:
                                                         http::Parser& response, net::UpstreamConnection& redirected);
   // Streams the response in `response` to the client.
   asio::awaitable<bool> relay_response(AccessRecord& record, http::Parser& response);
+  // Writes `head`, then `body`'s bytes (chunked when told), to the client: the one loop every
+  // response body goes through, from upstream, a cached file or a shared fill.
+  enum class Delivered { complete, client_gone, failed };
+  asio::awaitable<Delivered> deliver(AccessRecord& record, std::string head, bool chunked, BodySource& body);
   // Answers the client ourselves (errors, the offline version check).
   asio::awaitable<bool> reply(AccessRecord& record, int status, std::string message, bool keep_alive,
                               http::Headers extra = {}, std::string content_type = "text/plain; charset=utf-8");
