@@ -1,15 +1,14 @@
 #include "dockersock/pull_rewrite.hpp"
 
-#include <cctype>
+#include "proxy/http/percent_encoding.hpp"
 
 namespace pt::dockersock {
 namespace {
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
+// A query name or value as the client meant it. The engine's own clients never send a broken
+// escape; one that does keeps its text as written, which then fails as an image reference.
+std::string query_text(std::string_view text) {
+  return http::percent_decode(text, http::Plus::space).value_or(std::string(text));
 }
 
 // "ubuntu:18.04@sha256:..." -> "ubuntu": the repository exactly as the client wrote it.
@@ -30,8 +29,8 @@ PullPlan make_plan(ImageReference ref, std::string client_repository, const Rewr
   plan.mirror_query.set("fromImage", mirror_repo);
   plan.mirror_query.set("tag", ref.digest.empty() ? ref.tag : ref.digest);
   if (ref.digest.empty()) {
-    plan.tag_target = "/images/" + plan.mirror_reference + "/tag?repo=" + percent_encode(client_repository) +
-                      "&tag=" + percent_encode(ref.tag);
+    plan.tag_target = "/images/" + plan.mirror_reference + "/tag?repo=" + http::percent_encode(client_repository) +
+                      "&tag=" + http::percent_encode(ref.tag);
   }
   plan.original = std::move(ref);
   plan.client_repository = std::move(client_repository);
@@ -59,39 +58,6 @@ ImageReference with_default_tag(ImageReference ref) {
   return ref;
 }
 
-std::string percent_decode(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '+') {
-      out += ' ';
-    } else if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
-      out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
-      i += 2;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string percent_encode(std::string_view text) {
-  static constexpr char digits[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += c;
-    } else {
-      out += '%';
-      out += digits[u >> 4];
-      out += digits[u & 15];
-    }
-  }
-  return out;
-}
-
 Query Query::parse(std::string_view query) {
   Query q;
   while (!query.empty()) {
@@ -99,8 +65,8 @@ Query Query::parse(std::string_view query) {
     const auto item = query.substr(0, amp);
     if (!item.empty()) {
       const auto eq = item.find('=');
-      q.params_.emplace_back(percent_decode(item.substr(0, eq)),
-                             eq == std::string_view::npos ? std::string() : percent_decode(item.substr(eq + 1)));
+      q.params_.emplace_back(query_text(item.substr(0, eq)),
+                             eq == std::string_view::npos ? std::string() : query_text(item.substr(eq + 1)));
     }
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);
@@ -135,7 +101,7 @@ std::string Query::encode() const {
   std::string out;
   for (const auto& [k, v] : params_) {
     if (!out.empty()) out += '&';
-    out += percent_encode(k) + "=" + percent_encode(v);
+    out += http::percent_encode(k) + "=" + http::percent_encode(v);
   }
   return out;
 }

@@ -26,9 +26,6 @@ private:
   std::vector<std::pair<std::string, std::string>> params_;
 };
 
-std::string percent_decode(std::string_view text);
-std::string percent_encode(std::string_view text);  // everything but RFC 3986 unreserved
-
 // "/v1.43/images/create?x=y" -> {"/v1.43", "/images/create", "x=y"}. The version prefix is kept
 // for the calls the proxy makes itself, so they speak the client's API version.
 struct ApiTarget {

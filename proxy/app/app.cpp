@@ -184,12 +184,7 @@ int run_proxy(const Config& config) {
                                    .blocking = blocking, .admin_token = config.admin_token};
   ops::LocalEndpoints endpoints(endpoints_deps);
   front::Dependencies listeners{
-      .settings = {.connect_timeout = config.connect_timeout,
-                   .header_timeout = config.header_timeout,
-                   .client_idle_timeout = config.client_idle_timeout,
-                   .shutdown_grace = config.shutdown_grace,
-                   .max_header_bytes = config.max_header_bytes,
-                   .own_ports = own_ports(config)},
+      .settings = {.shutdown_grace = config.shutdown_grace, .own_ports = own_ports(config)},
       .registry = sessions,
       .leaves = leaves,
       .local = endpoints,

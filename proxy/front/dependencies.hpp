@@ -30,12 +30,10 @@ namespace pt::front {
 
 class ConnectionLimits;
 
+// The listeners' own settings; the timeouts and header limit they share with the sessions are the
+// sessions' (registry::Settings).
 struct Settings {
-  std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
-  std::chrono::milliseconds header_timeout = std::chrono::seconds(30);
-  std::chrono::milliseconds client_idle_timeout = std::chrono::seconds(120);
   std::chrono::milliseconds shutdown_grace = std::chrono::seconds(30);
-  std::size_t max_header_bytes = 64 * 1024;
   // The ports this proxy listens on: a tunnel to one of them on this host would loop.
   std::vector<std::uint16_t> own_ports;
 };

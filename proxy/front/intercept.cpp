@@ -23,7 +23,7 @@ asio::awaitable<void> serve_tls_session(asio::ip::tcp::socket socket, asio::ssl:
                                         Dependencies& deps, Deadline& deadline, registry::SessionInfo info,
                                         const HandshakeLog& log, registry::MirrorContext* mirror) {
   net::TlsStream tls(std::move(socket), context.native_handle(), net::TlsStream::Role::server, std::move(early));
-  deadline.expires_after(deps.settings.header_timeout);
+  deadline.expires_after(deps.registry.settings.header_timeout);
   auto [ec] = co_await tls.async_handshake(nothrow_awaitable);
   if (ec) {
     // Most often: the client does not trust the certificate. Say so, since that is the fix.

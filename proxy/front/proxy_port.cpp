@@ -31,7 +31,7 @@ public:
         deps_(deps),
         id_(id),
         client_(net::peer_text(socket_)),
-        parser_(http::Parser::Kind::request, {.max_head_bytes = deps.settings.max_header_bytes}) {}
+        parser_(http::Parser::Kind::request, {.max_head_bytes = deps.registry.settings.max_header_bytes}) {}
 
   asio::awaitable<void> run() {
     using namespace asio::experimental::awaitable_operators;
@@ -40,7 +40,7 @@ public:
 
 private:
   asio::awaitable<void> serve() {
-    const auto& config = deps_.settings;
+    const auto& config = deps_.registry.settings;
     std::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
     for (bool first = true;; first = false) {
@@ -157,7 +157,7 @@ private:
     registry::AccessRecord record{.session = id_, .client = client_, .host = fmt::format("{}:{}", host, port),
                         .method = "CONNECT", .path = "-", .cache = registry::CacheStatus::tunnel};
     tcp::socket server(socket_.get_executor());
-    deadline_.expires_after(deps_.settings.connect_timeout);
+    deadline_.expires_after(deps_.registry.settings.connect_timeout);
     if (auto failure = co_await net::connect_tcp(server, host, port, deps_.registry.resolve)) {
       record.error = *failure;
       co_await refuse(502, *failure);
@@ -173,7 +173,7 @@ private:
     record.status = 200;
     const std::string early(buffer_.data());
     buffer_.consume(buffer_.size());
-    auto stats = co_await net::run_tunnel(socket_, server, early, deadline_, deps_.settings.client_idle_timeout);
+    auto stats = co_await net::run_tunnel(socket_, server, early, deadline_, deps_.registry.settings.client_idle_timeout);
     record.bytes = stats.server_to_client;
     record.duration = std::chrono::steady_clock::now() - started;
     deps_.registry.observer.request_done(record);

@@ -43,7 +43,7 @@ private:
     socket_.set_option(tcp::no_delay(true), ec);
 
     // The whole ClientHello within the header timeout, as for an HTTP head.
-    deadline_.expires_after(deps_.settings.header_timeout);
+    deadline_.expires_after(deps_.registry.settings.header_timeout);
     net::SniPeek peek;
     while ((peek = net::peek_server_name(buffer_.data())).status == net::SniStatus::need_more) {
       if (buffer_.size() >= net::max_client_hello_bytes) break;

@@ -4,6 +4,7 @@
 #include "common/run_blocking.hpp"
 #include "common/units.hpp"
 #include "proxy/http/forwarding.hpp"
+#include "proxy/http/percent_encoding.hpp"
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -53,7 +54,7 @@ struct Target {
 std::optional<Target> parse_target(std::string_view target) {
   Target out;
   const auto question = target.find('?');
-  auto path = percent_decode(target.substr(0, question));
+  auto path = http::percent_decode(target.substr(0, question));
   if (!path) return std::nullopt;
   out.path = std::move(*path);
   if (question == std::string_view::npos) return out;
@@ -62,9 +63,9 @@ std::optional<Target> parse_target(std::string_view target) {
     const auto amp = query.find('&');
     const auto item = query.substr(0, amp);
     const auto eq = item.find('=');
-    auto name = percent_decode(item.substr(0, eq));
+    auto name = http::percent_decode(item.substr(0, eq));
     auto value = eq == std::string_view::npos ? std::optional<std::string>("")
-                                              : percent_decode(item.substr(eq + 1));
+                                              : http::percent_decode(item.substr(eq + 1));
     if (!name || !value) return std::nullopt;
     if (!name->empty()) out.query[*name] = *value;
     if (amp == std::string_view::npos) break;
@@ -158,30 +159,6 @@ AdminAccess admin_access(const asio::ip::address& client, std::string_view autho
   while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   return same_secret(token, admin_token) ? AdminAccess::allowed : AdminAccess::forbidden;
-}
-
-std::optional<std::string> percent_decode(std::string_view text) {
-  const auto hex = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int high = hex(text[i + 1]);
-    const int low = hex(text[i + 2]);
-    if (high < 0 || low < 0 || (high == 0 && low == 0)) return std::nullopt;
-    out += static_cast<char>(high * 16 + low);
-    i += 2;
-  }
-  return out;
 }
 
 asio::awaitable<std::optional<http::LocalResponse>> answer_admin(const http::RequestHead& request,

@@ -31,8 +31,6 @@ enum class AdminAccess {
 AdminAccess admin_access(const asio::ip::address& client, std::string_view authorization,
                          std::string_view admin_token);
 
-// The request target's path with %XX decoded; nullopt for a malformed escape or a decoded NUL.
-std::optional<std::string> percent_decode(std::string_view text);
 
 // The answer to an origin-form request for /admin or /admin/..., nullopt for any other path.
 // Runs the cache work on deps.blocking.

@@ -2,37 +2,13 @@
 
 #include "common/host_port.hpp"
 #include "common/image_reference.hpp"
+#include "proxy/http/percent_encoding.hpp"
 
 #include <array>
 #include <nlohmann/json.hpp>
 
 namespace pt::registry {
 namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Query values are percent-encoded ("ns=registry.test%3A5000"); nullopt for a broken escape.
-std::optional<std::string> percent_decode(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i] == '+' ? ' ' : text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    const int hi = hex_value(text[i + 1]);
-    const int lo = hex_value(text[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
-}
 
 // Repository names as the distribution spec allows them (lower-case components of [a-z0-9] with
 // '.', '_', '-' separators, joined by '/'), checked loosely but strictly enough that nothing odd
@@ -101,7 +77,7 @@ MirrorRoute route_mirror_request(std::string_view target, const MirrorRegistry& 
     const auto amp = query.find('&', start);
     const auto item = query.substr(start, amp == std::string_view::npos ? query.npos : amp - start);
     if (item.starts_with("ns=")) {
-      ns = percent_decode(item.substr(3));
+      ns = http::percent_decode(item.substr(3), http::Plus::space);  // "ns=registry.test%3A5000"
       if (!ns) {
         route.kind = MirrorRoute::Kind::bad_name;
         route.error = "invalid ns parameter";

@@ -16,7 +16,7 @@
 namespace {
 
 using pt::fuzz::escaped;
-namespace auth = pt::auth;
+using namespace pt;  // common/host_port.hpp
 
 bool printable_ascii(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
@@ -65,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   }
   check_result(parse_authority(input, PortRule::optional), input, PortRule::optional);
 
-  const auto port = auth::parse_port(input);
+  const auto port = parse_port(input);
   if (port) {
     FUZZ_CHECK(*port != 0);
     FUZZ_CHECK_MSG(std::to_string(*port) == input || input.starts_with('0'), escaped(input));

@@ -40,12 +40,3 @@ TEST_CASE("other clients need the admin token") {
   }
 }
 
-TEST_CASE("percent_decode decodes the request path strictly") {
-  CHECK(pt::ops::percent_decode("/admin/cache/registry.test%3A5000/app%3a1.0") ==
-        "/admin/cache/registry.test:5000/app:1.0");
-  CHECK(pt::ops::percent_decode("plain") == "plain");
-  CHECK_FALSE(pt::ops::percent_decode("%"));
-  CHECK_FALSE(pt::ops::percent_decode("a%4"));
-  CHECK_FALSE(pt::ops::percent_decode("a%zz"));
-  CHECK_FALSE(pt::ops::percent_decode("a%00b"));
-}
