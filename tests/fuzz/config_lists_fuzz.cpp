@@ -28,6 +28,7 @@ namespace {
 
 using pt::fuzz::escaped;
 namespace auth = pt::auth;
+using namespace pt;  // common/host_port.hpp, common/ascii.hpp
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
