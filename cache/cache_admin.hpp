@@ -179,8 +179,6 @@ CacheStats cache_stats(const CacheSnapshot& snapshot);
 
 nlohmann::json to_json(const std::vector<ImageRow>& rows);
 nlohmann::json to_json(const CacheStats& stats);
-std::string format_rows(const std::vector<ImageRow>& rows, Timestamp now);
-std::string format_stats(const CacheStats& stats, std::uint64_t max_bytes);
 
 // ---------------------------------------------------------------- rm
 

@@ -1,5 +1,7 @@
 #include "proxy/app/cache_cli.hpp"
 
+#include "proxy/app/cache_tables.hpp"
+
 #include "cache/cache_admin.hpp"
 #include "common/units.hpp"
 
@@ -105,7 +107,7 @@ int cmd_ls(const fs::path& cache_dir, const std::string& filter, bool json) {
   } else if (rows.empty()) {
     std::cout << (filter.empty() ? "no images cached\n" : fmt::format("nothing cached matches '{}'\n", filter));
   } else {
-    std::cout << cache::format_rows(rows, cache::now_timestamp());
+    std::cout << format_rows(rows, cache::now_timestamp());
   }
   return 0;
 }
@@ -120,7 +122,7 @@ int cmd_stats(const fs::path& cache_dir, std::uint64_t max_bytes, bool json) {
     out["cache_dir"] = cache_dir.string();
     print_json(out);
   } else {
-    std::cout << "cache " << cache_dir.string() << "\n" << cache::format_stats(stats, max_bytes);
+    std::cout << "cache " << cache_dir.string() << "\n" << format_stats(stats, max_bytes);
   }
   return 0;
 }

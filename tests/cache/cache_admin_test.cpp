@@ -235,11 +235,6 @@ TEST_CASE("ls and stats describe what pulls cached") {
   CHECK(json[0]["tag"] == "1.0");
   CHECK(json[1]["tag"].is_null());
   CHECK(json[0]["last_access"] == "2023-11-14T22:13:20Z");
-  const auto table = format_rows(rows, kT0 + 3h);
-  CHECK_THAT(table, Catch::Contains("registry.test:5000/library/app"));
-  CHECK_THAT(table, Catch::Contains("<none>"));
-  CHECK_THAT(table, Catch::Contains("3h ago"));
-  CHECK_THAT(format_stats(stats, 1 << 20), Catch::Contains("registry.test:5000"));
   (void)stray;
 }
 
