@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 namespace pt::auth {
@@ -39,11 +41,23 @@ std::string_view without_scheme(std::string_view entry) {
   return entry;
 }
 
+// The field after the host when it is a number followed by two more fields (user, password):
+// "5000" in "host:5000:user:password". Not when the host already names a port.
+std::optional<std::string_view> port_field(std::string_view rest, std::string_view field_delimiter) {
+  const auto end = rest.find(field_delimiter);
+  if (end == std::string_view::npos || end == 0) return std::nullopt;
+  const auto number = rest.substr(0, end);
+  if (!std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  if (rest.find(field_delimiter, end + field_delimiter.size()) == std::string_view::npos) return std::nullopt;
+  return number;
+}
+
 // Builds error messages for one entry; only ever shows what has been identified as host and user.
 class EntryErrors {
 public:
   EntryErrors(std::size_t number, std::string_view field_delimiter)
-      : number_(number), expected_(fmt::format("expected host{0}user{0}password", printable(field_delimiter))) {}
+      : number_(number), expected_(fmt::format("expected host{0}user{0}password or host:port{0}user{0}password",
+                              printable(field_delimiter))) {}
 
   [[noreturn]] void fail(std::string_view why) const {
     throw std::invalid_argument(fmt::format("AUTH_REGISTRIES entry #{}{}: {} ({})", number_, who_, why, expected_));
@@ -69,7 +83,21 @@ Credential parse_entry(std::string_view entry, std::size_t number, std::string_v
   auto host_text = entry.substr(0, first);
   while (!host_text.empty() && host_text.back() == '/') host_text.remove_suffix(1);
   errors.identify_host(host_text);
-  const auto rest = entry.substr(first + field_delimiter.size());
+  auto rest = entry.substr(first + field_delimiter.size());
+  std::string host_with_port;
+  const auto written = parse_authority(host_text);
+  const bool host_has_port = written && written->port;
+  if (const auto port = host_has_port ? std::nullopt : port_field(rest, field_delimiter)) {
+    // "registry.test:5000:alice:secret": with ':' between the fields a port can only be written
+    // as a field of its own, and a number followed by a user and a password is that port, as
+    // users mean it (private registries on :5000 are common). A number that is no port could be a
+    // user as well as a port written wrong: refused rather than guessed.
+    if (!parse_port(*port)) errors.fail("a number that is no port (1-65535) between host and user");
+    host_with_port = std::string(host_text) + ":" + std::string(*port);
+    host_text = host_with_port;
+    errors.identify_host(host_text);
+    rest.remove_prefix(port->size() + field_delimiter.size());
+  }
   const auto second = rest.find(field_delimiter);
   // The one field after the host may be a password written without a user: do not show it.
   if (second == std::string_view::npos) errors.fail("no password");

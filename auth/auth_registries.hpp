@@ -12,8 +12,11 @@
 //     cannot end in whitespace. Empty entries are skipped.
 //   * A leading "https://" or "http://" and trailing '/' on the host are dropped.
 //   * "docker.io" means Docker Hub's token service, auth.docker.io, where Hub credentials are used.
-//   * The host may carry a port ("myreg:5000"), which only a field delimiter other than ":" allows
-//     to write; the credential then applies to that port only.
+//   * The host may carry a port, and the credential then applies to that port only. With the
+//     default ":" delimiter it is a field of its own: "myreg:5000:user:password" (a number after
+//     the host followed by two more fields is a port; one that is no port, such as 70000, is
+//     refused as ambiguous). With another delimiter it is part of the host: "myreg:5000:::u:::p".
+//     rpardini reads "myreg:5000:user:password" as user "5000" (and the password "user").
 // Errors name the entry by position, host and user, never by its password.
 #include "auth/credentials.hpp"
 

@@ -191,3 +191,36 @@ TEST_CASE("IPv6 registries need a field delimiter other than ':'") {
   CHECK(c.host == "fd00::5");
   CHECK(c.port == 5000);
 }
+
+TEST_CASE("host:port:user:password: a number after the host followed by user and password is a port") {
+  const auto store = parse_auth_registries("registry.test:25443:alice:secret quay.io:robot:pw");
+  const auto* c = store.find("registry.test", 25443);
+  REQUIRE(c != nullptr);
+  CHECK(c->username == "alice");
+  CHECK(c->password == "secret");
+  CHECK(c->describe() == "alice@registry.test:25443");  // what the start-up log says
+  CHECK(store.find("registry.test", 443) == nullptr);
+  CHECK(store.find("quay.io", 443)->username == "robot");
+  // The password is still everything after the user.
+  CHECK(only(parse_auth_registries("localhost:5000:u:pa:ss")).password == "pa:ss");
+  // A number followed by one field only is a user and its password, as before.
+  const auto numeric_user = only(parse_auth_registries("registry.test:12345:secret"));
+  CHECK(numeric_user.username == "12345");
+  CHECK_FALSE(numeric_user.port);
+  // With another field delimiter the port is written in the host, and a number after it is a user.
+  const auto delimited = only(parse_auth_registries("myreg:5000:::12345:::pw:::x", " ", ":::"));
+  CHECK(delimited.port == 5000);
+  CHECK(delimited.username == "12345");
+  CHECK(delimited.password == "pw:::x");
+}
+
+TEST_CASE("a number after the host that is no port is ambiguous: refused, the password never shown") {
+  for (const char* entry : {"registry.test:70000:alice:s3cret", "registry.test:0:alice:s3cret"}) {
+    const auto error = error_of(entry);
+    INFO(error);
+    CHECK_THAT(error, Catch::Contains("AUTH_REGISTRIES entry #1"));
+    CHECK_THAT(error, Catch::Contains("no port"));
+    CHECK_THAT(error, Catch::Contains("host:port:user:password"));
+    CHECK(error.find("s3cret") == std::string::npos);
+  }
+}

@@ -144,6 +144,29 @@ assert_log_line "host=registry.test:$RPORT" 're:path=/v2/(\s|$)' status=401
 assert_no_secret_in_log "other-port entry"
 stop_proxy TERM
 
+# ------------------------------------------------ 5. "host:PORT:user:password" with the default delimiter
+# What users write for a private registry on its own port: the number after the host is the port
+# (it used to be read as the user, and every pull got 401 with no warning).
+rm -rf "$T/proxy/cache"
+start_proxy "AUTH_REGISTRIES=registry.test:$RPORT:$RUSER:$RPASS" "${UPSTREAM_ENV[@]}"
+assert_log_contains "credentials for $RUSER@registry\\.test:$RPORT"
+proxy_pull "$IMAGE" "$T/out-port-colon" >"$T/pull-port-colon.log" 2>&1 ||
+  { cat "$T/pull-port-colon.log"; fail "anonymous pull with AUTH_REGISTRIES=registry.test:$RPORT:user:pass failed"; }
+ok "skopeo without credentials pulled $IMAGE (host:port:user:password entry)"
+verify_dir_digests "$T/out-port-colon" "$DIGEST"
+assert_log_not_contains "host=registry\\.test:$RPORT .*status=401"
+assert_no_secret_in_log "host:port:user:password entry"
+stop_proxy TERM
+
+# A number after the host that is no port could be a user as well: refused at start-up, unmasked
+# parts only.
+AUTH_REGISTRIES="registry.test:99999:$RUSER:$RPASS" timeout 10 "$PULLTHROUGH_BIN" --listen 127.0.0.1:0 \
+  --ca-dir "$T/ca-refused" --cache-dir "$T/cache-refused" >"$T/refused.log" 2>&1 && st=0 || st=$?
+[ "$st" -ne 0 ] || fail "an ambiguous AUTH_REGISTRIES entry was accepted"
+assert_match "$(cat "$T/refused.log")" "AUTH_REGISTRIES entry #1 .*no port" "the ambiguous entry is refused at start-up, naming it"
+if grep -qF -- "$RPASS" "$T/refused.log"; then fail "the refusal shows the password"; fi
+ok "the refusal does not show the password"
+
 # The whole log, every run: no password, no Basic encoding of it.
 assert_no_secret_in_log "all runs"
 finish
