@@ -1,5 +1,5 @@
 #pragma once
-// The client side of a MitmSession, plain TCP (a registry mirror over http://) or TLS (an
+// The client side of a registry session, plain TCP (a registry mirror over http://) or TLS (an
 // intercepted CONNECT, the SNI listener, a mirror over https://), behind one type so the request
 // loop and the cache paths are written once. A non-owning view: the session's caller owns the
 // socket or TLS stream, as before.

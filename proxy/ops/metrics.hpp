@@ -1,8 +1,9 @@
 #pragma once
 // What the proxy has done since it started, for GET /metrics (Prometheus) and the status page.
 //
-// One process-wide registry, fed from one place per event: every request's AccessRecord (from
-// log_access), and the time to each upstream response head (from MitmSession::exchange). Cache
+// One registry, made by the app and handed to what feeds and reads it: every request's AccessRecord
+// and the time to each upstream response head arrive through the AccessLog (the sessions'
+// RequestObserver); /metrics and the status page read snapshots. Cache
 // figures (size, entries, fills, evictions) are not copied here: they are read from the
 // CacheStore at scrape time, so they can never drift from the cache itself.
 //

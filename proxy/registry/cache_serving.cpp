@@ -1,4 +1,4 @@
-// The cache paths of a MitmSession: hits served from blob files, misses filled while they stream,
+// The cache paths of a registry Session: hits served from blob files, misses filled while they stream,
 // clients attached to a fill in progress, and tag manifests revalidated or served stale.
 #include "cache/byte_range.hpp"
 #include "cache/cache_error.hpp"

@@ -1,4 +1,4 @@
-// The registry-mirror parts of a MitmSession: each request names its registry (mirror_route.hpp),
+// The registry-mirror parts of a Session: each request names its registry (mirror_route.hpp),
 // and the proxy answers the registry's Bearer challenges itself, since the mirror's client was told
 // (by the mirror's own "/v2/" answer) that no authentication is needed.
 #include "auth/registry_matcher.hpp"
