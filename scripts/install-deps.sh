@@ -11,9 +11,12 @@ build_deps=(
   libasio-dev libssl-dev node-llhttp librocksdb-dev
   libfmt-dev libspdlog-dev catch2 libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libc-ares-dev
 )
-# Real peers for the integration tests: the CNCF registry, a real client, nginx, htpasswd.
+# Real peers for the integration tests: the CNCF registry, the real clients (skopeo, containerd,
+# docker, podman), nginx as a CDN, squid as a corporate proxy (squid-openssl: the benchmark's
+# ssl_bump peer is the same package), htpasswd, and debootstrap for a base image to build ours on.
 test_deps=(
-  docker-registry skopeo nginx-light curl openssl apache2-utils ca-certificates
+  docker-registry skopeo containerd docker.io podman nginx-light squid-openssl debootstrap
+  curl openssl apache2-utils ca-certificates
   python3 python3-cryptography procps iproute2
   clang libclang-rt-14-dev llvm  # libFuzzer and llvm-symbolizer for scripts/fuzz.sh
   chromium  # headless, for the status page test
@@ -38,7 +41,7 @@ fi
 # (the tests start their own instances). Only right after installing, so a test suite running
 # meanwhile keeps its own servers.
 if [ "${#missing[@]}" -gt 0 ]; then
-  for svc in docker-registry nginx; do
+  for svc in docker-registry nginx squid docker containerd; do
     if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
       $SUDO systemctl stop "$svc" || true
       $SUDO systemctl disable "$svc" >/dev/null 2>&1 || true
@@ -47,5 +50,8 @@ if [ "${#missing[@]}" -gt 0 ]; then
   # Without systemd (containers, CI sandboxes) the postinst may have started them directly.
   pkill -f '^nginx: master process /usr/sbin/nginx$' 2>/dev/null || true
   pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/dev/null || true
+  pkill -x squid 2>/dev/null || true
+  pkill -f '^/usr/sbin/dockerd( |$)' 2>/dev/null || true
+  pkill -f '^/usr/bin/containerd$' 2>/dev/null || true
 fi
 exit 0
