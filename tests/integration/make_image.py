@@ -12,6 +12,17 @@ Output directory contents (what `skopeo copy dir:OUT docker://...` expects):
   version                  "Directory Transport Version: 1.1\n"
 
 Prints the manifest digest ("sha256:...") on stdout.
+
+With --platforms OS/ARCH,OS/ARCH... it builds one such image per platform (its
+layers seeded from --seed and the platform, its config naming that os and
+architecture) and an image index over them: a Docker manifest list with
+--format docker, an OCI image index with --format oci. Then:
+  manifest.json            the index
+  <hex>.manifest.json      each platform's manifest (skopeo's dir: layout for
+                           the instances of a list; push with `skopeo copy --all`)
+  <hex>                    the blobs of every platform
+and stdout has the index digest on the first line, then one line per platform:
+"OS/ARCH sha256:<manifest digest>".
 """
 import argparse
 import gzip
@@ -30,6 +41,8 @@ DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 
 def go_arch():
@@ -69,21 +82,11 @@ def make_layer(rng, index, size):
     return raw, gz.getvalue()
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("out")
-    ap.add_argument("--layers", type=int, default=3)
-    ap.add_argument("--size", type=int, default=256 * 1024, help="random bytes per layer")
-    ap.add_argument("--seed", default="pullthrough")
-    ap.add_argument("--format", choices=["docker", "oci"], default="docker")
-    args = ap.parse_args()
-
-    os.makedirs(args.out, exist_ok=True)
-    rng = random.Random(args.seed)
-
+def build_image(out, rng, args, arch, os_name, seed):
+    """Writes the blobs of one image into out; returns the manifest bytes."""
     def write_blob(data):
         h = sha256_hex(data)
-        with open(os.path.join(args.out, h), "wb") as f:
+        with open(os.path.join(out, h), "wb") as f:
             f.write(data)
         return "sha256:" + h
 
@@ -100,15 +103,15 @@ def main():
             "digest": write_blob(gz),
         })
         history.append({"created": "2023-11-14T22:13:20Z",
-                        "created_by": "pullthrough-test layer %d (seed %s)" % (i, args.seed)})
+                        "created_by": "pullthrough-test layer %d (seed %s)" % (i, seed)})
 
     config = {
-        "architecture": go_arch(),
-        "os": "linux",
+        "architecture": arch,
+        "os": os_name,
         "created": "2023-11-14T22:13:20Z",
         "config": {"Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
                    "Cmd": ["/bin/sh"],
-                   "Labels": {"org.pullthrough.test.seed": args.seed}},
+                   "Labels": {"org.pullthrough.test.seed": seed}},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": history,
     }
@@ -123,12 +126,56 @@ def main():
         },
         "layers": layers,
     }
-    manifest_bytes = json.dumps(manifest, indent=3).encode()
-    with open(os.path.join(args.out, "manifest.json"), "wb") as f:
-        f.write(manifest_bytes)
+    return json.dumps(manifest, indent=3).encode()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--layers", type=int, default=3)
+    ap.add_argument("--size", type=int, default=256 * 1024, help="random bytes per layer")
+    ap.add_argument("--seed", default="pullthrough")
+    ap.add_argument("--format", choices=["docker", "oci"], default="docker")
+    ap.add_argument("--platforms", default="",
+                    help="OS/ARCH,... : an image per platform and an index over them")
+    args = ap.parse_args()
+
+    os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "version"), "w") as f:
         f.write("Directory Transport Version: 1.1\n")
-    print("sha256:" + sha256_hex(manifest_bytes))
+
+    if not args.platforms:
+        manifest_bytes = build_image(args.out, random.Random(args.seed), args, go_arch(), "linux", args.seed)
+        with open(os.path.join(args.out, "manifest.json"), "wb") as f:
+            f.write(manifest_bytes)
+        print("sha256:" + sha256_hex(manifest_bytes))
+        return 0
+
+    oci = args.format == "oci"
+    entries = []
+    lines = []
+    for platform_name in args.platforms.split(","):
+        os_name, arch = platform_name.split("/")
+        seed = "%s/%s" % (args.seed, platform_name)
+        manifest_bytes = build_image(args.out, random.Random(seed), args, arch, os_name, seed)
+        h = sha256_hex(manifest_bytes)
+        with open(os.path.join(args.out, h + ".manifest.json"), "wb") as f:
+            f.write(manifest_bytes)
+        entries.append({
+            "mediaType": OCI_MANIFEST if oci else DOCKER_MANIFEST,
+            "size": len(manifest_bytes),
+            "digest": "sha256:" + h,
+            "platform": {"architecture": arch, "os": os_name},
+        })
+        lines.append("%s sha256:%s" % (platform_name, h))
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX if oci else DOCKER_LIST, "manifests": entries}
+    index_bytes = json.dumps(index, indent=3).encode()
+    with open(os.path.join(args.out, "manifest.json"), "wb") as f:
+        f.write(index_bytes)
+    print("sha256:" + sha256_hex(index_bytes))
+    for line in lines:
+        print(line)
+    return 0
 
 
 if __name__ == "__main__":
