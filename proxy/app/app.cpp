@@ -18,6 +18,7 @@
 #include "proxy/front/server.hpp"
 #include "proxy/front/sni_port.hpp"
 #include "proxy/net/dns_resolver.hpp"
+#include "proxy/net/egress.hpp"
 #include "proxy/net/resolve_overrides.hpp"
 #include "proxy/net/upstream_tls.hpp"
 #include "proxy/ops/access_log.hpp"
@@ -113,6 +114,24 @@ std::unique_ptr<auth::ProxyAuthenticator> proxy_authenticator(const Config& c) {
   return std::make_unique<auth::ProxyAuthenticator>(std::move(users));
 }
 
+// UPSTREAM_PROXY and UPSTREAM_NO_PROXY; null without a corporate proxy. Errors and the log show
+// the proxy's URL with its password masked.
+std::unique_ptr<net::Egress> upstream_egress(const Config& c) {
+  if (c.upstream_proxy.empty()) {
+    if (!c.upstream_no_proxy.empty()) spdlog::warn("UPSTREAM_NO_PROXY is set without UPSTREAM_PROXY: it has no effect");
+    return nullptr;
+  }
+  auto proxy = net::parse_upstream_proxy(c.upstream_proxy);
+  if (!proxy) throw std::invalid_argument("UPSTREAM_PROXY " + proxy.error);
+  auto direct = net::NoProxyList::parse(c.upstream_no_proxy);
+  if (!direct) throw std::invalid_argument("UPSTREAM_NO_PROXY " + direct.error);
+  spdlog::info("upstream connections go through the corporate proxy {} (UPSTREAM_PROXY{}), which resolves their "
+               "names; direct: {}",
+               proxy->display(), proxy->username ? ", with credentials" : "",
+               direct->empty() ? "nothing" : fmt::format("{}", fmt::join(direct->entries(), " ")));
+  return std::make_unique<net::Egress>(std::move(*proxy.value), std::move(*direct.value));
+}
+
 // The ports of this proxy's listeners: a tunnel to one of them on this host would loop.
 std::vector<std::uint16_t> own_ports(const Config& c) {
   std::vector<std::uint16_t> ports;
@@ -139,7 +158,8 @@ int run_proxy(const Config& config) {
     for (const auto& server : dns->servers()) servers.push_back(to_string(server));
     spdlog::info("upstream names resolve through RESOLVERS {} (after UPSTREAM_RESOLVE)", fmt::join(servers, " "));
   }
-  net::ResolveOverrides resolve(config.upstream_resolve, dns.get());
+  const auto egress = upstream_egress(config);
+  net::ResolveOverrides resolve(config.upstream_resolve, dns.get(), egress.get());
   net::UpstreamTls upstream_tls(config.verify_ssl, config.upstream_ca_bundle);
   const auto policy = manifest_policy(config);
   auto limits = connection_limits(config);

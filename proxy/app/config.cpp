@@ -105,6 +105,11 @@ void bind(Binder& b, Config& c) {
           "Docker Hub's hosts are always included");
   b.value("--upstream-resolve", "UPSTREAM_RESOLVE", c.upstream_resolve,
           "Static name overrides for upstream connections: 'name=addr *.suffix=addr'");
+  b.value("--upstream-proxy", "UPSTREAM_PROXY", c.upstream_proxy,
+          "Corporate HTTP proxy for every upstream connection, 'http://[user:password@]host:port' "
+          "(CONNECT; the password is never logged)");
+  b.value("--upstream-no-proxy", "UPSTREAM_NO_PROXY", c.upstream_no_proxy,
+          "Reached directly despite UPSTREAM_PROXY: 'host *.suffix 10.0.0.0/8 ...'");
   b.value("--upstream-ca-bundle", "UPSTREAM_CA_BUNDLE", c.upstream_ca_bundle,
           "Extra PEM bundle trusted for upstream TLS, besides the system store");
   b.boolean("--verify-ssl", "VERIFY_SSL", c.verify_ssl, "Verify upstream TLS certificates");

@@ -158,14 +158,18 @@ private:
                         .method = "CONNECT", .path = "-", .cache = registry::CacheStatus::tunnel};
     tcp::socket server(socket_.get_executor());
     deadline_.expires_after(deps_.registry.settings.connect_timeout);
-    if (auto failure = co_await net::connect_tcp(server, host, port, deps_.registry.resolve)) {
-      record.error = *failure;
-      co_await refuse(502, *failure);
+    // With UPSTREAM_PROXY the tunnel is a CONNECT through the corporate proxy too: behind one,
+    // there is no other way out.
+    const auto connected = co_await net::connect_tcp(server, host, port, deps_.registry.resolve);
+    if (connected.error) {
+      record.error = *connected.error;
+      co_await refuse(502, *connected.error);
       co_return;
     }
     // A name may resolve to what a literal could not name: the metadata service, or ourselves
-    // (a loop that would eat a connection slot per hop).
-    if (auto problem = forbidden_peer(server)) {
+    // (a loop that would eat a connection slot per hop). Through a corporate proxy the peer is that
+    // proxy, and where the name leads is its business (literals were checked above).
+    if (auto problem = connected.via_proxy ? std::nullopt : forbidden_peer(server)) {
       co_await refuse(403, fmt::format("CONNECT to {}:{} is not allowed: {}", printable(host), port, *problem));
       co_return;
     }

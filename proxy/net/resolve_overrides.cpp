@@ -25,7 +25,8 @@ ResolveOverrides::Target parse_target(std::string_view entry, std::string_view t
 
 }  // namespace
 
-ResolveOverrides::ResolveOverrides(std::string_view spec, const DnsResolver* dns) : dns_(dns) {
+ResolveOverrides::ResolveOverrides(std::string_view spec, const DnsResolver* dns, const Egress* egress)
+    : dns_(dns), egress_(egress) {
   for (auto entry : split_list(spec)) add(entry);
   // Stable, so equally long suffixes keep their configured order (they cannot overlap anyway).
   std::stable_sort(wildcards_.begin(), wildcards_.end(),

@@ -1,15 +1,20 @@
 #include "proxy/net/upstream_connection.hpp"
 
-#include "proxy/net/dns_resolver.hpp"
+#include "common/host_port.hpp"
 #include "proxy/http/message_io.hpp"
+#include "proxy/net/dns_resolver.hpp"
+#include "proxy/net/egress.hpp"
 #include "proxy/net/resolve_overrides.hpp"
 #include "proxy/net/upstream_tls.hpp"
 
 #include <asio/connect.hpp>
+#include <asio/read.hpp>
 #include <asio/this_coro.hpp>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+
+#include <array>
 
 namespace pt::net {
 namespace {
@@ -77,9 +82,12 @@ bool reaches_listener(const asio::ip::tcp::endpoint& candidate, const asio::ip::
   return own.is_unspecified() && (address.is_loopback() || address.is_unspecified());
 }
 
-asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host,
-                                                        std::uint16_t port, const ResolveOverrides& overrides,
-                                                        std::optional<asio::ip::tcp::endpoint> refuse) {
+namespace {
+
+// A direct connection: the name resolved here (UPSTREAM_RESOLVE, RESOLVERS or the system).
+asio::awaitable<std::optional<std::string>> connect_direct(asio::ip::tcp::socket& socket, const std::string& host,
+                                                           std::uint16_t port, const ResolveOverrides& overrides,
+                                                           std::optional<asio::ip::tcp::endpoint> refuse) {
   auto resolved = co_await resolve_upstream(host, port, overrides);
   if (resolved.endpoints.empty()) co_return resolved.error;
   if (refuse) {
@@ -96,9 +104,95 @@ asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& s
     co_return fmt::format("connect to {} ({}:{}) failed: {}", host, resolved.endpoints.front().address().to_string(),
                           resolved.endpoints.front().port(), connect_ec.message());
   }
+  co_return std::nullopt;
+}
+
+// Largest CONNECT response head we read; a proxy's is a few hundred bytes.
+constexpr std::size_t max_connect_head = 16 * 1024;
+
+}  // namespace
+
+asio::awaitable<std::optional<std::string>> open_proxy_tunnel(asio::ip::tcp::socket& socket, const UpstreamProxy& proxy,
+                                                              std::string_view host, std::uint16_t port) {
+  const auto target = format_authority(host, port);
+  if (auto ec = co_await http::write_all(socket, connect_request(proxy, host, port))) {
+    co_return fmt::format("corporate proxy {} (UPSTREAM_PROXY): sending CONNECT {} failed: {}", proxy.display(),
+                          target, ec.message());
+  }
+  // The head is read with MSG_PEEK first, then exactly its bytes are consumed: whatever the proxy
+  // sends after its blank line (a server speaking first through the tunnel) stays in the socket
+  // for the TLS stream or the blind tunnel, which own the socket from here on. No buffer of ours
+  // has to be handed over, and nothing is read twice: what holds no end of head is consumed.
+  std::string head;
+  std::array<char, 4096> chunk;
+  for (;;) {
+    auto [peek_ec, n] =
+        co_await socket.async_receive(asio::buffer(chunk), asio::socket_base::message_peek, nothrow_awaitable);
+    if (peek_ec) {
+      co_return fmt::format("corporate proxy {} (UPSTREAM_PROXY) closed the connection before answering CONNECT {}: {}",
+                            proxy.display(), target, peek_ec.message());
+    }
+    const auto before = head.size();
+    head.append(chunk.data(), n);
+    const auto length = connect_head_length(head);
+    const std::size_t take = length != 0 ? length - before : n;
+    head.resize(before + take);
+    auto [read_ec, got] = co_await asio::async_read(socket, asio::buffer(chunk.data(), take), nothrow_awaitable);
+    if (read_ec) {
+      co_return fmt::format("corporate proxy {} (UPSTREAM_PROXY): reading its answer to CONNECT {} failed: {}",
+                            proxy.display(), target, read_ec.message());
+    }
+    if (length != 0) break;
+    if (head.size() > max_connect_head) {
+      co_return fmt::format("corporate proxy {} (UPSTREAM_PROXY) answered CONNECT {} with a head over {} bytes",
+                            proxy.display(), target, max_connect_head);
+    }
+  }
+  auto reply = parse_connect_reply(head);
+  if (!reply) {
+    co_return fmt::format("corporate proxy {} (UPSTREAM_PROXY) answered CONNECT {} with {}", proxy.display(), target,
+                          reply.error);
+  }
+  co_return connect_refusal(*reply, proxy, target);
+}
+
+asio::awaitable<TcpConnect> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host, std::uint16_t port,
+                                        const ResolveOverrides& overrides,
+                                        std::optional<asio::ip::tcp::endpoint> refuse) {
+  TcpConnect result;
+  // UPSTREAM_RESOLVE wins over the corporate proxy's DNS: the CONNECT then names the address the
+  // user chose (a mirror, a host the proxy's DNS does not know), and UPSTREAM_NO_PROXY may name it.
+  std::string target_host = host;
+  std::uint16_t target_port = port;
+  const auto override = overrides.lookup(host);
+  if (override) {
+    target_host = override->address;
+    if (override->port) target_port = *override->port;
+  }
+  const UpstreamProxy* proxy = nullptr;
+  if (const auto* egress = overrides.egress()) {
+    proxy = egress->proxy_for(host, override ? std::optional<std::string_view>(override->address) : std::nullopt);
+  }
+  if (proxy == nullptr) {
+    result.error = co_await connect_direct(socket, host, port, overrides, refuse);
+  } else {
+    result.via_proxy = true;
+    // The proxy's own name is resolved here (UPSTREAM_RESOLVE, RESOLVERS or the system).
+    if (auto failure = co_await connect_direct(socket, proxy->host, proxy->port, overrides, std::nullopt)) {
+      result.error = fmt::format("cannot reach the corporate proxy {} (UPSTREAM_PROXY) for {}: {}", proxy->display(),
+                                 format_authority(host, port), *failure);
+    } else {
+      result.error = co_await open_proxy_tunnel(socket, *proxy, target_host, target_port);
+    }
+  }
+  if (result.error) {
+    std::error_code ignored;
+    socket.close(ignored);
+    co_return result;
+  }
   std::error_code ec;
   socket.set_option(asio::ip::tcp::no_delay(true), ec);
-  co_return std::nullopt;
+  co_return result;
 }
 
 asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(const std::string& host,
@@ -106,8 +200,8 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(const s
   close();
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::socket socket(executor);
-  if (auto failure = co_await connect_tcp(socket, host, port, overrides_, refuse_)) {
-    co_return UpstreamFailure{.message = *failure, .unreachable = true};
+  if (auto connected = co_await connect_tcp(socket, host, port, overrides_, refuse_); connected.error) {
+    co_return UpstreamFailure{.message = *connected.error, .unreachable = true};
   }
   Stream stream(std::move(socket), tls_.context().native_handle(), TlsStream::Role::client);
 

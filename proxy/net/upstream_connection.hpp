@@ -1,6 +1,7 @@
 #pragma once
 // One TLS connection from the proxy to an upstream registry (or a CDN it redirects to): static
-// resolve overrides or DNS, connect, TLS with SNI and host name verification, keep-alive.
+// resolve overrides or DNS, connect (directly, or as a CONNECT through the corporate proxy of
+// UPSTREAM_PROXY), TLS with SNI and host name verification, keep-alive.
 #include "common/deadline.hpp"
 #include "proxy/http/read_buffer.hpp"
 #include "proxy/net/tls_stream.hpp"
@@ -13,12 +14,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pt::net {
 
 class ResolveOverrides;
 class UpstreamTls;
+struct UpstreamProxy;
 
 // The one place where upstream names become addresses: UPSTREAM_RESOLVE first, then RESOLVERS if
 // set, else the system resolver.
@@ -34,12 +37,27 @@ asio::awaitable<ResolvedUpstream> resolve_upstream(const std::string& host, std:
 // listener refuses such upstreams (the proxy's own resolver points the name at the proxy).
 bool reaches_listener(const asio::ip::tcp::endpoint& candidate, const asio::ip::tcp::endpoint& listener);
 
-// Connects a TCP socket to host:port, honouring UPSTREAM_RESOLVE. Returns an error message (for
-// the log and the client's 502) on failure. `refuse`: an address never to connect to (see
+// What connect_tcp did.
+struct TcpConnect {
+  std::optional<std::string> error;  // for the log and the client's 502; empty when connected
+  bool via_proxy = false;            // a CONNECT tunnel through UPSTREAM_PROXY: the peer is that proxy
+};
+
+// Connects a TCP socket to host:port, honouring UPSTREAM_RESOLVE, and UPSTREAM_PROXY when
+// `overrides` carries an Egress: then the socket is a CONNECT tunnel through the corporate proxy,
+// which resolves the name (or is given UPSTREAM_RESOLVE's address for it), and `refuse` does not
+// apply (no address is known here). `refuse`: an address never to connect to (see
 // reaches_listener).
-asio::awaitable<std::optional<std::string>> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host,
-                                                        std::uint16_t port, const ResolveOverrides& overrides,
-                                                        std::optional<asio::ip::tcp::endpoint> refuse = std::nullopt);
+asio::awaitable<TcpConnect> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host, std::uint16_t port,
+                                        const ResolveOverrides& overrides,
+                                        std::optional<asio::ip::tcp::endpoint> refuse = std::nullopt);
+
+// Asks the corporate proxy at the other end of `socket` for a tunnel to host:port (CONNECT, with
+// Proxy-Authorization when it has credentials). Reads exactly the proxy's response head and not a
+// byte more, so what follows on the socket is the tunnel's. Returns why there is no tunnel: a
+// refusal (407, 403, ...) names the proxy, masked; never throws.
+asio::awaitable<std::optional<std::string>> open_proxy_tunnel(asio::ip::tcp::socket& socket, const UpstreamProxy& proxy,
+                                                              std::string_view host, std::uint16_t port);
 
 // Why an upstream connection could not be opened.
 struct UpstreamFailure {
