@@ -1,6 +1,7 @@
 #include "cache/cache_admin.hpp"
 
 #include "cache/cache_key.hpp"
+#include "cache/manifest_negotiation.hpp"
 #include "common/units.hpp"
 
 #include <fmt/format.h>
@@ -116,15 +117,16 @@ std::optional<KeyParts> parse_cache_key(std::string_view key) {
       break;
     }
     case KeyParts::Kind::tag: {
-      // A repository name holds no ':', a tag no '#'; the variant comes last.
+      // A repository name holds no ':', a tag no '#'; an older release's Accept variant came
+      // last, after a '#'.
       const auto colon = rest.find(':');
       if (colon == 0 || colon == std::string_view::npos) return std::nullopt;
       parts.repository = std::string(rest.substr(0, colon));
       rest.remove_prefix(colon + 1);
       const auto hash = rest.find('#');
-      if (hash == 0 || hash == std::string_view::npos) return std::nullopt;
+      if (hash == 0 || rest.empty()) return std::nullopt;
       parts.tag = std::string(rest.substr(0, hash));
-      parts.variant = std::string(rest.substr(hash + 1));
+      if (hash != std::string_view::npos) parts.variant = std::string(rest.substr(hash + 1));
       break;
     }
   }
@@ -231,6 +233,31 @@ CacheSnapshot take_snapshot(const Index& index, const BlobStore& blobs) {
     }
     return true;
   });
+  // Tags: one record each, a row per variant (the manifest it names is an entry of its own).
+  index.for_each_tag([&](const TagRecord& record) {
+    auto parts = parse_cache_key(record.key);
+    if (!parts || parts->kind != KeyParts::Kind::tag) {
+      ++snapshot.foreign_keys;
+      return true;
+    }
+    auto& registry = snapshot.registries[parts->registry];
+    registry.name = parts->registry;
+    auto& repository = registry.repositories[parts->repository];
+    repository.name = parts->repository;
+    for (const auto& variant : record.variants) {
+      // A variant whose manifest is not stored (evicted, or only named by a HEAD so far) is no
+      // cached image: not listed, and its record is dropped by gc once no variant is stored.
+      const auto manifest = repository.manifests.find(variant.digest.str());
+      if (manifest == repository.manifests.end()) continue;
+      manifest_files.insert(variant.digest.str());
+      repository.tags.push_back({.key = record.key, .tag = parts->tag, .variant = variant.media_type,
+                                 .digest = variant.digest, .size = variant.size,
+                                 .media_type = variant.media_type, .created = variant.fetched,
+                                 .fresh_until = record.fresh_until,
+                                 .last_access = manifest->second.last_access});
+    }
+    return true;
+  });
   for (const auto& text : manifest_files) {
     const auto digest = Digest::parse(text);
     const auto body = digest ? read_small_file(blobs.blob_path(*digest)) : std::nullopt;
@@ -258,13 +285,22 @@ std::vector<ImageRow> list_images(const CacheSnapshot& snapshot, std::string_vie
   for (const auto& [registry_name, registry] : snapshot.registries) {
     for (const auto& [name, repository] : registry.repositories) {
       if (!(registry_name + "/" + name).starts_with(filter)) continue;
-      std::set<std::pair<std::string, std::string>> tagged;  // (tag, digest): variants collapse
+      // One row per tag: the variant a client accepting everything gets (the index, when there
+      // is one); the other variants are its children or older answers, not images of their own.
+      std::map<std::string, const CachedTag*> shown;
       std::set<std::string> tagged_digests;
       for (const auto& tag : repository.tags) {
         tagged_digests.insert(tag.digest.str());
-        if (!tagged.emplace(tag.tag, tag.digest.str()).second) continue;
-        rows.push_back(make_row(registry, repository, tag.tag, tag.digest, tag.size,
-                                tag.media_type, tag.last_access));
+        auto& best = shown[tag.tag];
+        const bool index = is_index_media_type(tag.media_type);
+        if (!best || (index && !is_index_media_type(best->media_type)) ||
+            (index == is_index_media_type(best->media_type) && tag.created > best->created)) {
+          best = &tag;
+        }
+      }
+      for (const auto& [name_of_tag, tag] : shown) {
+        rows.push_back(make_row(registry, repository, name_of_tag, tag->digest, tag->size, tag->media_type,
+                                tag->last_access));
       }
       for (const auto& [digest, manifest] : repository.manifests) {
         if (tagged_digests.contains(digest)) continue;
@@ -358,6 +394,35 @@ nlohmann::json to_json(const CacheStats& stats) {
           {"files", stats.files},
           {"entries", stats.entries},
           {"registries", std::move(registries)}};
+}
+
+CachedTags recent_tags(const Index& index, std::size_t limit) {
+  CachedTags out;
+  const auto everything = AcceptedTypes::parse("");
+  index.for_each_tag([&](const TagRecord& record) {
+    const auto parts = parse_cache_key(record.key);
+    const auto chosen = choose_variant(record, everything);
+    if (!parts || !chosen) return true;
+    ++out.total;
+    out.recent.push_back({.name = fmt::format("{}/{}:{}", parts->registry, parts->repository, parts->tag),
+                          .digest = chosen->digest,
+                          .media_type = chosen->media_type,
+                          .variants = record.variants.size(),
+                          .updated = std::max(record.fetched, record.revalidated)});
+    // Keeps memory bounded for a big cache: the newest `limit` survive each trim.
+    if (out.recent.size() >= 4 * limit + 64) {
+      std::sort(out.recent.begin(), out.recent.end(),
+                [](const CachedTagSummary& a, const CachedTagSummary& b) { return a.updated > b.updated; });
+      out.recent.erase(out.recent.begin() + static_cast<std::ptrdiff_t>(limit), out.recent.end());
+    }
+    return true;
+  });
+  std::sort(out.recent.begin(), out.recent.end(),
+            [](const CachedTagSummary& a, const CachedTagSummary& b) { return a.updated > b.updated; });
+  if (out.recent.size() > limit) {
+    out.recent.erase(out.recent.begin() + static_cast<std::ptrdiff_t>(limit), out.recent.end());
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- rm
@@ -542,6 +607,19 @@ GcResult collect_garbage(CacheStore& store, std::uint64_t max_bytes) {
   result.reconciled = store.reconcile();
   result.evicted = store.evict_to_size(max_bytes);
   result.bytes_after = store.index().total_bytes();
+  // Tag records none of whose manifests is stored any more name nothing the cache can serve.
+  std::vector<std::string> dangling;
+  store.index().for_each_tag([&](const TagRecord& record) {
+    const auto parts = parse_cache_key(record.key);
+    const bool stored = parts && std::any_of(record.variants.begin(), record.variants.end(), [&](const TagVariant& v) {
+      return store.index().get(manifest_key(parts->registry, parts->repository, v.digest)).has_value();
+    });
+    if (!stored) dangling.push_back(record.key);
+    return true;
+  });
+  for (const auto& key : dangling) {
+    if (!store.remove_entry(key).error) ++result.dangling_tags;
+  }
   return result;
 }
 
@@ -554,7 +632,8 @@ nlohmann::json to_json(const GcResult& result) {
           {"evicted_bytes", result.evicted.bytes},
           {"orphan_files_removed", result.reconciled.unindexed_files + result.reconciled.junk_files},
           {"missing_files_dropped", result.reconciled.missing_files},
-          {"dangling_entries_dropped", result.reconciled.dangling_entries}};
+          {"dangling_entries_dropped", result.reconciled.dangling_entries},
+          {"dangling_tags_dropped", result.dangling_tags}};
 }
 
 }  // namespace pt::cache

@@ -7,7 +7,7 @@
 //
 // What `rm` removes (blobs are shared by all repositories of a registry, so they cannot simply
 // go with a repository):
-//   registry/name:tag      the tag (every Accept variant); then the manifests it pointed at, unless
+//   registry/name:tag      the tag (its record, every variant); then the manifests it pointed at, unless
 //                          another remaining tag or manifest of the repository still uses them
 //                          (children of a removed image index follow the same rule); then the
 //                          blobs those manifests referenced that no remaining manifest of the
@@ -180,6 +180,21 @@ CacheStats cache_stats(const CacheSnapshot& snapshot);
 nlohmann::json to_json(const std::vector<ImageRow>& rows);
 nlohmann::json to_json(const CacheStats& stats);
 
+// What the status page lists: the tags the cache holds, most recently fetched or revalidated
+// first, from the tag records alone (no manifest is read, so it is cheap enough to render often).
+struct CachedTagSummary {
+  std::string name;  // "registry/repository:tag"
+  Digest digest;     // the variant a client accepting every type gets
+  std::string media_type;
+  std::size_t variants = 0;
+  Timestamp updated{};  // last fetched or revalidated
+};
+struct CachedTags {
+  std::vector<CachedTagSummary> recent;  // at most `limit`
+  std::size_t total = 0;
+};
+CachedTags recent_tags(const Index& index, std::size_t limit);
+
 // ---------------------------------------------------------------- rm
 
 struct RemovalPlan {
@@ -214,10 +229,12 @@ struct GcResult {
   std::uint64_t bytes_before = 0;
   std::uint64_t bytes_after = 0;
   std::uint64_t max_bytes = 0;
+  std::size_t dangling_tags = 0;  // tag records whose manifests were all gone
 };
 
 // Repairs the cache (files without records and the reverse: reconcile()), then evicts least
-// recently used files until the total is at most `max_bytes`.
+// recently used files until the total is at most `max_bytes`, then drops tag records that name
+// no stored manifest any more.
 GcResult collect_garbage(CacheStore& store, std::uint64_t max_bytes);
 
 nlohmann::json to_json(const GcResult& result);

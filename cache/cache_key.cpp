@@ -28,7 +28,7 @@ std::string_view trim(std::string_view text) {
 }  // namespace
 
 std::string registry_authority(std::string_view host, std::uint16_t port) {
-  if (port == 443) return lower(host);
+  if (port == 443) return registry_host(lower(host));
   return fmt::format("{}:{}", lower(host), port);
 }
 
@@ -53,8 +53,7 @@ std::string accept_variant(std::string_view accept_header) {
   return fmt::format("{}", fmt::join(types, ","));
 }
 
-std::optional<std::string> cache_key(const RegistryRequest& request, std::string_view registry,
-                                     std::string_view accept_header) {
+std::optional<std::string> cache_key(const RegistryRequest& request, std::string_view registry) {
   // The key layout relies on the registry holding none of the separators.
   const bool plain_registry =
       !registry.empty() && std::all_of(registry.begin(), registry.end(), [](char c) {
@@ -65,13 +64,24 @@ std::optional<std::string> cache_key(const RegistryRequest& request, std::string
     case RequestKind::blob:
       return fmt::format("blob/{}/{}", registry, request.digest->str());
     case RequestKind::manifest_by_digest:
-      return fmt::format("manifest/{}/{}@{}", registry, request.repository, request.digest->str());
+      return manifest_key(registry, request.repository, *request.digest);
     case RequestKind::manifest_by_tag:
-      return fmt::format("tag/{}/{}:{}#{}", registry, request.repository, request.reference,
-                         accept_variant(accept_header));
+      return fmt::format("tag/{}/{}:{}", registry, request.repository, request.reference);
     default:
       return std::nullopt;
   }
+}
+
+std::string manifest_key(std::string_view registry, std::string_view repository, const Digest& digest) {
+  return fmt::format("manifest/{}/{}@{}", registry, repository, digest.str());
+}
+
+std::string tag_fill_key(std::string_view tag_key, std::string_view accept_header) {
+  return fmt::format("{}#{}", tag_key, accept_variant(accept_header));
+}
+
+bool is_legacy_tag_key(std::string_view key) {
+  return key.starts_with("tag/") && key.find('#') != std::string_view::npos;
 }
 
 }  // namespace pt::cache

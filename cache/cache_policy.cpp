@@ -79,6 +79,17 @@ RevalidationOutcome on_revalidation(const UpstreamAnswer& answer, std::string_vi
   return {CacheAction::fill, CacheStatus::miss};
 }
 
+TagRevalidation on_tag_revalidation(const UpstreamAnswer& answer, const TagRecord& record) {
+  if (is_upstream_failure(answer)) return TagRevalidation::failed;
+  if (answer.status != 200) return TagRevalidation::relay;
+  const auto digest = answer.docker_content_digest ? Digest::parse(*answer.docker_content_digest) : std::nullopt;
+  if (!digest) return TagRevalidation::moved;  // cannot tell: fetch again rather than serve a guess
+  if (record.head_digest) return *record.head_digest == *digest ? TagRevalidation::confirmed : TagRevalidation::moved;
+  const bool known = std::any_of(record.variants.begin(), record.variants.end(),
+                                 [&](const TagVariant& variant) { return variant.digest == *digest; });
+  return known ? TagRevalidation::confirmed : TagRevalidation::moved;
+}
+
 bool is_cacheable_response(RequestKind kind, int status, std::string_view cache_control) {
   if (status != 200) return false;
   if (is_immutable(kind)) return true;

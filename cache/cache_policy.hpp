@@ -3,6 +3,7 @@
 // store, or just forward; what to do with a revalidation's answer; which upstream responses and
 // headers may be stored; and the CacheStatus reported for each outcome.
 #include "cache/registry_request.hpp"
+#include "cache/tag_record.hpp"
 #include "cache/timestamp.hpp"
 
 #include <optional>
@@ -56,6 +57,17 @@ RevalidationOutcome on_revalidation(const UpstreamAnswer& answer, std::string_vi
 // Cache-Control is otherwise ignored, as rpardini does: registries and the CDNs they redirect
 // to send misleading Expires/Cache-Control, and digest-addressed bytes are verified anyway. The
 // one exception is "no-store" on a tag manifest, honoured as an explicit request of the registry.
+// What a revalidation HEAD (sent with revalidation_accept()) says about a tag's record.
+enum class TagRevalidation {
+  confirmed,  // same tag: the record is fresh again
+  moved,      // the tag points elsewhere now: fetch it again, the old variants go
+  failed,     // upstream failure (is_upstream_failure): serve a stored variant, STALE
+  relay,      // anything else (401, 403, 404): the registry's own answer goes to the client
+};
+// The tag is confirmed when the HEAD's digest is the record's head_digest or, while that is
+// unknown, one of its variants (a single-platform tag answers everyone with one manifest).
+TagRevalidation on_tag_revalidation(const UpstreamAnswer& answer, const TagRecord& record);
+
 bool is_cacheable_response(RequestKind kind, int status, std::string_view cache_control);
 
 // The upstream response headers stored with an entry and replayed on hits. Hop-by-hop, length and

@@ -1,6 +1,7 @@
 #include "cache/cache_store.hpp"
 
 #include "cache/cache_error.hpp"
+#include "cache/cache_key.hpp"
 #include "cache/file_io.hpp"
 
 #include <fcntl.h>
@@ -59,6 +60,7 @@ std::unique_ptr<CacheStore> CacheStore::open(CacheSettings settings) {
   if (const auto cleared = store->blobs_.clear_temp()) {
     spdlog::info("cache: removed {} unfinished download(s)", cleared);
   }
+  store->migrated_tags_ = store->migrate_legacy_tags();
   return store;
 }
 
@@ -115,7 +117,8 @@ std::optional<CacheStore::Hit> CacheStore::lookup_memoized(std::string_view key,
   return Hit{std::move(*entry), std::move(*reader)};
 }
 
-std::error_code CacheStore::commit_fill(FillWriter& writer, Timestamp now, Timestamp fresh_until) {
+std::error_code CacheStore::commit_fill(FillWriter& writer, Timestamp now, Timestamp fresh_until,
+                                        std::string_view index_key) {
   struct SettleOnExit {
     FillWriter& writer;
     ~SettleOnExit() { writer.settle(); }
@@ -127,7 +130,7 @@ std::error_code CacheStore::commit_fill(FillWriter& writer, Timestamp now, Times
   if (auto error = writer.sync()) return error;  // the slow part, outside the lock
 
   const auto& response = writer.response();
-  const IndexEntry entry{.key = writer.fill().key(),
+  const IndexEntry entry{.key = index_key.empty() ? writer.fill().key() : std::string(index_key),
                          .digest = *digest,
                          .size = writer.size(),
                          .media_type = response.media_type,
@@ -169,6 +172,79 @@ std::error_code CacheStore::refresh(std::string_view key, Timestamp fresh_until)
   return index_->set_fresh_until(key, fresh_until);
 }
 
+std::error_code CacheStore::record_tag_variant(std::string_view key, TagVariant variant, Timestamp fresh_until,
+                                               bool moved, std::optional<Digest> head_digest) {
+  return index_->update_tag(key, [&](std::optional<TagRecord>& record) {
+    if (!record) record.emplace();
+    if (moved) record->head_digest.reset();
+    if (head_digest) record->head_digest = std::move(head_digest);
+    record->fresh_until = fresh_until;
+    merge_variant(*record, std::move(variant), moved);
+  });
+}
+
+std::error_code CacheStore::refresh_tag(std::string_view key, Timestamp now, Timestamp fresh_until,
+                                        const Digest& head_digest) {
+  return index_->update_tag(key, [&](std::optional<TagRecord>& record) {
+    if (!record) return;  // removed meanwhile (`cache rm`): stays removed
+    record->head_digest = head_digest;
+    record->revalidated = now;
+    record->fresh_until = fresh_until;
+  });
+}
+
+std::size_t CacheStore::migrate_legacy_tags() {
+  std::vector<IndexEntry> legacy;
+  index_->for_each_entry([&](const IndexEntry& entry) {
+    if (is_legacy_tag_key(entry.key)) legacy.push_back(entry);
+    return true;
+  });
+  std::size_t converted = 0;
+  for (const auto& entry : legacy) {
+    // "tag/<registry>/<name>:<tag>#<variant>": the record's key is what precedes '#', the
+    // manifest's key the same registry and name with the digest.
+    const std::string_view key = entry.key;
+    const auto tag_key = key.substr(0, key.find('#'));
+    const auto colon = tag_key.rfind(':');
+    const auto slash = tag_key.find('/', 4);
+    std::error_code error;
+    if (colon == std::string_view::npos || slash == std::string_view::npos || colon < slash) {
+      error = std::make_error_code(std::errc::invalid_argument);
+    } else {
+      const auto manifest = fmt::format("manifest/{}@{}", tag_key.substr(4, colon - 4), entry.digest.str());
+      if (!index_->get(manifest)) {
+        IndexEntry alias = entry;
+        alias.key = manifest;
+        alias.fresh_until = kForever;
+        error = index_->put(alias).error;
+      }
+      if (!error) {
+        error = index_->update_tag(tag_key, [&](std::optional<TagRecord>& record) {
+          if (!record) record.emplace();
+          record->fresh_until = std::max(record->fresh_until, entry.fresh_until);
+          merge_variant(*record,
+                        {.digest = entry.digest, .media_type = entry.media_type, .size = entry.size,
+                         .fetched = entry.created},
+                        false);
+        });
+      }
+    }
+    if (error) {
+      spdlog::warn("cache: cannot convert the old tag entry {}: {}; dropping it (fetched again when asked)",
+                   entry.key, error.message());
+    }
+    // The manifest entry now holds the file, so this releases nothing unless the conversion failed.
+    const auto change = index_->remove(entry.key);
+    if (change.released_file) blobs_.remove(*change.released_file);
+    if (!error) ++converted;
+  }
+  if (!legacy.empty()) {
+    spdlog::info("cache: converted {} tag entr{} of an older release into tag records ({} dropped)", converted,
+                 converted == 1 ? "y" : "ies", legacy.size() - converted);
+  }
+  return converted;
+}
+
 void CacheStore::drop_corrupt(const Digest& digest) {
   std::lock_guard lock(publish_mutex_);
   const auto removal = index_->remove_file(digest);
@@ -205,6 +281,7 @@ EvictionStats CacheStore::evict_to_size(std::uint64_t max_bytes) {
 }
 
 IndexChange CacheStore::remove_entry(std::string_view key) {
+  if (key.starts_with("tag/") && !is_legacy_tag_key(key)) return {.error = index_->remove_tag(key)};
   std::lock_guard lock(publish_mutex_);
   auto change = index_->remove(key);
   if (change.released_file) {

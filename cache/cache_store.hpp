@@ -93,10 +93,23 @@ public:
   // which opens and checks it.
   std::optional<IndexEntry> peek_memoized(std::string_view key, Timestamp now);
 
-  // Makes a completed fill durable and indexes it under its key, then evicts down to the size
-  // cap. The fill leaves the registry whatever the outcome. Fails with too_large for a blob bigger
-  // than the whole cache (it is then served but not kept).
-  std::error_code commit_fill(FillWriter& writer, Timestamp now, Timestamp fresh_until);
+  // Makes a completed fill durable and indexes it under `index_key` (default: the fill's key),
+  // then evicts down to the size cap. The fill leaves the registry whatever the outcome. Fails
+  // with too_large for a blob bigger than the whole cache (it is then served but not kept).
+  std::error_code commit_fill(FillWriter& writer, Timestamp now, Timestamp fresh_until,
+                              std::string_view index_key = {});
+
+  // Tags (tag_record.hpp). The record alone: its variants are manifest entries, looked up by
+  // their manifest_key(). tag_memoized() is for the I/O threads (nullopt: call tag()).
+  std::optional<TagRecord> tag(std::string_view key) const { return index_->get_tag(key); }
+  std::optional<TagRecord> tag_memoized(std::string_view key) const { return index_->get_tag_memoized(key); }
+  // A variant fetched from upstream (its manifest already committed): added to the record, which
+  // is fresh until `fresh_until`. `moved`: upstream's tag changed, the older variants go.
+  // `head_digest`: the tag's identity when this fetch tells it (see TagRecord::head_digest).
+  std::error_code record_tag_variant(std::string_view key, TagVariant variant, Timestamp fresh_until, bool moved,
+                                     std::optional<Digest> head_digest);
+  // Upstream confirmed the tag (a HEAD answered `head_digest`): fresh again until `fresh_until`.
+  std::error_code refresh_tag(std::string_view key, Timestamp now, Timestamp fresh_until, const Digest& head_digest);
 
   // Indexes another key for content already stored (e.g. a tag's manifest also under its digest).
   std::error_code add_alias(const IndexEntry& entry);
@@ -111,13 +124,17 @@ public:
   // The same down to another cap (`cache gc --max-size`, POST /admin/cache/gc?max_size=).
   EvictionStats evict_to_size(std::uint64_t max_bytes);
 
-  // Drops one entry (cache management: `cache rm`); its file goes when no other entry uses it.
+  // Drops one entry or tag record (cache management: `cache rm`); a file goes when no other
+  // entry uses it.
   IndexChange remove_entry(std::string_view key);
   EvictionStats evict_inactive(Timestamp now);
 
   // Startup repair, meant to run in the background after open(): removes blob files without
   // index records and records without (intact) files. Scans everything: seconds for a big cache.
   ReconcileStats reconcile();
+
+  // Tag entries of a cache written before tag records, converted when it was opened.
+  std::size_t migrated_tags() const noexcept { return migrated_tags_; }
 
   // Files (and their bytes) evicted since start: size cap, inactivity, `cache gc` (for /metrics).
   std::uint64_t evicted_files() const noexcept { return evicted_files_.load(); }
@@ -130,6 +147,9 @@ private:
   std::optional<IndexEntry> claim_orphan(std::string_view key);
   // reconcile() under --rebuild-index: an unindexed file that hashes to its name becomes an orphan.
   bool adopt_file(const Digest& digest, std::uint64_t size);
+  // open(): one entry per tag and Accept header becomes a variant of the tag's record, its
+  // manifest kept under its digest. Returns the entries converted.
+  std::size_t migrate_legacy_tags();
 
   CacheSettings settings_;
   std::unique_ptr<Index> index_;
@@ -138,6 +158,7 @@ private:
   VerifiedFiles verified_;
   // Serialises "publish file, then index it" against "unindex file, then unlink it".
   std::mutex publish_mutex_;
+  std::size_t migrated_tags_ = 0;
   std::atomic<std::uint64_t> evicted_files_{0};
   std::atomic<std::uint64_t> evicted_bytes_{0};
 };

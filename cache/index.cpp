@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <stdexcept>
@@ -78,6 +79,7 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Opti
       {"files", cf_options},
       {"refs", cf_options},
       {"lru", cf_options},
+      {"tags", cf_options},
   };
 }
 
@@ -90,6 +92,8 @@ struct Index::Handles {
   rocksdb::ColumnFamilyHandle* files() const { return all[2]; }
   rocksdb::ColumnFamilyHandle* refs() const { return all[3]; }
   rocksdb::ColumnFamilyHandle* lru() const { return all[4]; }
+  // Null in a reader of an index written before tag records (a secondary cannot create it).
+  rocksdb::ColumnFamilyHandle* tags() const { return all.size() > 5 ? all[5] : nullptr; }
 };
 
 std::unique_ptr<Index> Index::open(const std::filesystem::path& path,
@@ -148,7 +152,14 @@ std::unique_ptr<Index> Index::open_reader(const std::filesystem::path& path) {
   rocksdb::Options options;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   options.max_open_files = -1;  // required by secondary instances
-  const auto families = column_families(options);
+  auto families = column_families(options);
+  // An index last written by a release before tag records has no "tags" family; a secondary
+  // cannot create one, so it reads without it (no tags).
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(options), path.string(), &existing).ok() &&
+      std::find(existing.begin(), existing.end(), "tags") == existing.end()) {
+    families.pop_back();
+  }
   auto handles = std::make_unique<Handles>();
   rocksdb::DB* db = nullptr;
   auto status = rocksdb::DB::OpenAsSecondary(rocksdb::DBOptions(options), path.string(),
@@ -415,6 +426,79 @@ void Index::for_each_file(const std::function<bool(const FileRecord&)>& visit) c
     const auto digest = Digest::parse(it->key().ToStringView());
     if (!digest) continue;
     const auto record = decode_file_record(*digest, it->value().ToStringView());
+    if (record && !visit(*record)) return;
+  }
+}
+
+std::optional<TagRecord> Index::get_tag_memoized(std::string_view key) const {
+  std::lock_guard lock(tag_memo_mutex_);
+  if (auto found = tag_memo_.find(std::string(key)); found != tag_memo_.end()) return found->second;
+  return std::nullopt;
+}
+
+std::optional<TagRecord> Index::get_tag(std::string_view key) const {
+  if (auto memoized = get_tag_memoized(key)) return memoized;
+  if (!cf_->tags()) return std::nullopt;
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(tag_memo_mutex_);
+    generation = tag_generation_;
+  }
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), cf_->tags(), slice(key), &value).ok()) return std::nullopt;
+  auto record = decode_tag_record(key, value);
+  // Only the writer memoizes: a reader's view must follow the other process's writes.
+  if (record && reader_dir_.empty()) {
+    std::lock_guard lock(tag_memo_mutex_);
+    if (generation == tag_generation_) {
+      if (tag_memo_.size() >= kTagMemoCapacity) tag_memo_.clear();
+      tag_memo_.insert_or_assign(std::string(key), *record);
+    }
+  }
+  return record;
+}
+
+std::error_code Index::update_tag(std::string_view key,
+                                  const std::function<void(std::optional<TagRecord>&)>& change) {
+  if (!cf_->tags()) return std::make_error_code(std::errc::read_only_file_system);
+  std::lock_guard write_lock(write_mutex_);
+  std::optional<TagRecord> record;
+  std::string value;
+  if (db_->Get(rocksdb::ReadOptions(), cf_->tags(), slice(key), &value).ok()) record = decode_tag_record(key, value);
+  change(record);
+  std::error_code error;
+  if (record) {
+    record->key = std::string(key);
+    error = to_error(db_->Put(rocksdb::WriteOptions(), cf_->tags(), slice(key), encode_tag_record(*record)));
+  } else {
+    error = to_error(db_->Delete(rocksdb::WriteOptions(), cf_->tags(), slice(key)));
+  }
+  std::lock_guard lock(tag_memo_mutex_);
+  ++tag_generation_;
+  if (error || !record) {
+    tag_memo_.erase(std::string(key));
+  } else {
+    if (tag_memo_.size() >= kTagMemoCapacity) tag_memo_.clear();
+    tag_memo_.insert_or_assign(std::string(key), std::move(*record));
+  }
+  return error;
+}
+
+std::error_code Index::remove_tag(std::string_view key) {
+  if (!cf_->tags()) return std::make_error_code(std::errc::read_only_file_system);
+  std::lock_guard write_lock(write_mutex_);
+  auto error = to_error(db_->Delete(rocksdb::WriteOptions(), cf_->tags(), slice(key)));
+  std::lock_guard lock(tag_memo_mutex_);
+  ++tag_generation_;
+  tag_memo_.erase(std::string(key));
+  return error;
+}
+
+void Index::for_each_tag(const std::function<bool(const TagRecord&)>& visit) const {
+  if (!cf_->tags()) return;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->tags()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto record = decode_tag_record(it->key().ToStringView(), it->value().ToStringView());
     if (record && !visit(*record)) return;
   }
 }

@@ -7,6 +7,9 @@
 //   files     digest -> FileRecord {size, last access, reference count}
 //   refs      digest + cache key -> "" (which entries use a file, to drop them with it)
 //   lru       big-endian last access + digest -> "" (least recently used files first)
+//   tags      tag key -> TagRecord (JSON): what a tag points at. Records reference no file (their
+//             variants are manifest entries, which do), so they are outside the totals; a variant
+//             whose manifest was evicted is simply fetched again.
 // Every change is one atomic WriteBatch that also rewrites the totals, so opening needs no scan
 // and the totals can never drift from the records, even across kill -9.
 //
@@ -21,6 +24,7 @@
 // whose file is gone (detected when served), never a partial entry.
 #include "cache/entry_memo.hpp"
 #include "cache/index_entry.hpp"
+#include "cache/tag_record.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -31,7 +35,9 @@
 #include <mutex>
 #include <optional>
 #include <string_view>
+#include <string>
 #include <system_error>
+#include <unordered_map>
 #include <vector>
 
 namespace rocksdb {
@@ -121,6 +127,16 @@ public:
   void for_each_entry(const std::function<bool(const IndexEntry&)>& visit) const;
   void for_each_file(const std::function<bool(const FileRecord&)>& visit) const;
 
+  // Tag records. Reads are memoized (a tag asked by a storm of HEADs costs no RocksDB read);
+  // writes go through the memo.
+  std::optional<TagRecord> get_tag(std::string_view key) const;
+  std::optional<TagRecord> get_tag_memoized(std::string_view key) const;
+  // Read-modify-write of a record under the write lock, so concurrent fills of two variants of a
+  // tag both land. `change` gets the stored record (nullopt: none) and may reset it to delete.
+  std::error_code update_tag(std::string_view key, const std::function<void(std::optional<TagRecord>&)>& change);
+  std::error_code remove_tag(std::string_view key);
+  void for_each_tag(const std::function<bool(const TagRecord&)>& visit) const;
+
 private:
   struct Handles;
   struct Totals {
@@ -145,6 +161,12 @@ private:
   std::chrono::seconds touch_granularity_;
   std::mutex write_mutex_;
   mutable EntryMemo memo_;
+  // Decoded tag records; cleared when full (tags are few next to blobs, and a miss is one read).
+  static constexpr std::size_t kTagMemoCapacity = 4096;
+  mutable std::mutex tag_memo_mutex_;
+  mutable std::unordered_map<std::string, TagRecord> tag_memo_;
+  // Bumped by every tag write: a read that raced with one does not memoize what it read.
+  std::uint64_t tag_generation_ = 0;
   std::atomic<std::uint64_t> total_bytes_{0};
   std::atomic<std::uint64_t> file_count_{0};
   std::atomic<std::uint64_t> entry_count_{0};

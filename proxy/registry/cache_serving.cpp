@@ -1,5 +1,6 @@
-// The cache paths of a registry Session: hits served from blob files, misses filled while they stream,
-// clients attached to a fill in progress, and tag manifests revalidated or served stale.
+// The cache paths of a registry Session for digest-addressed content (blobs, manifests by digest):
+// hits served from blob files, misses filled while they stream, clients attached to a fill in
+// progress. Tags have their own path (tag_serving.cpp).
 #include "cache/byte_range.hpp"
 #include "cache/cache_error.hpp"
 #include "cache/cache_key.hpp"
@@ -63,10 +64,11 @@ asio::awaitable<bool> Session::serve_cacheable(AccessRecord& record, const cache
                                  parser_.request().keep_alive);
     }
   }
+  if (classified.kind == cache::RequestKind::manifest_by_tag) co_return co_await serve_tag(record, classified, key);
   auto& store = *deps_.cache;
   const auto now = cache::now_timestamp();
   if (classified.is_head) {
-    // The storm of HEADs for a tag (ImagePullPolicy: Always) is answered from memory.
+    // HEADs (clients check each blob and manifest before a pull) are answered from memory.
     if (auto entry = store.peek_memoized(key, now);
         entry && cache::decide(classified, entry->fresh_until, now) == cache::CacheAction::serve_cached) {
       record.cache = CacheStatus::hit;
@@ -77,22 +79,8 @@ asio::awaitable<bool> Session::serve_cacheable(AccessRecord& record, const cache
   std::optional<cache::CacheStore::Hit> hit = store.lookup_memoized(key, now);
   if (!hit) hit = co_await run_blocking(deps_.blocking, lookup);
 
-  auto action = cache::decide(classified, hit ? std::optional(hit->entry.fresh_until) : std::nullopt, now);
-  if (action == cache::CacheAction::revalidate) {
-    const auto answer = co_await revalidate(record);
-    const auto outcome = cache::on_revalidation(answer, hit->entry.digest.str());
-    record.cache = from_cache(outcome.status);
-    if (outcome.action == cache::CacheAction::serve_cached) {
-      if (outcome.status == cache::CacheStatus::revalidated) {
-        const auto fresh_until = deps_.manifest_policy.fresh_until(classified.reference, now);
-        auto refresh = [&store, &key, fresh_until] { return store.refresh(key, fresh_until); };
-        co_await run_blocking(deps_.blocking, refresh);
-      }
-      co_return co_await serve_hit(record, hit->entry, &hit->reader);
-    }
-    action = classified.is_head ? cache::CacheAction::forward : cache::CacheAction::fill;
-  }
-
+  // Digest-addressed content never goes stale: stored means served.
+  const auto action = cache::decide(classified, hit ? std::optional(hit->entry.fresh_until) : std::nullopt, now);
   switch (action) {
     case cache::CacheAction::serve_cached:
       record.cache = CacheStatus::hit;
@@ -130,9 +118,10 @@ asio::awaitable<bool> Session::serve_cacheable(AccessRecord& record, const cache
   }
 }
 
-asio::awaitable<cache::UpstreamAnswer> Session::revalidate(AccessRecord& record) {
+asio::awaitable<cache::UpstreamAnswer> Session::revalidate(AccessRecord& record, std::optional<std::string> accept) {
   http::RequestHead head = http::upstream_request(parser_.request(), injected_authorization());
   head.method = "HEAD";
+  if (accept) head.headers.set("Accept", *accept);
   http::Parser response(http::Parser::Kind::response, {.max_head_bytes = settings_.max_header_bytes});
   const auto outcome = co_await exchange(head, false, response);
   if (!outcome.ok) {
@@ -189,7 +178,7 @@ asio::awaitable<bool> Session::serve_hit(AccessRecord& record, const cache::Inde
 }
 
 asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache::RegistryRequest& classified,
-                                                  cache::FillWriter writer) {
+                                                  cache::FillWriter writer, const TagFill* tag) {
   const auto& config = settings_;
   const http::RequestHead& request = parser_.request();
   http::Parser response(http::Parser::Kind::response, {.max_head_bytes = config.max_header_bytes});
@@ -251,27 +240,32 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   }
 
   const auto now = cache::now_timestamp();
-  const auto fresh_until = classified.kind == cache::RequestKind::manifest_by_tag
-                               ? deps_.manifest_policy.fresh_until(classified.reference, now)
-                               : cache::kForever;
   auto& store = *deps_.cache;
-  auto commit = [&store, &writer, now, fresh_until] { return store.commit_fill(writer, now, fresh_until); };
-  if (auto commit_ec = co_await run_blocking(deps_.blocking, commit)) {
+  std::error_code commit_ec;
+  if (tag) {
+    // Stored under its digest (which also answers pulls by digest), then named by the tag's record.
+    const auto digest = writer.fill().digest();
+    const std::string registry = cache::registry_authority(route_.registry.host, route_.registry.port);
+    const auto fresh_until = deps_.manifest_policy.fresh_until(classified.reference, now);
+    auto commit = [&store, &writer, &registry, &classified, &fill_response, tag, digest, now, fresh_until] {
+      if (!digest) return make_error_code(cache::CacheErrc::fill_failed);
+      const auto key = cache::manifest_key(registry, classified.repository, *digest);
+      if (auto error = store.commit_fill(writer, now, cache::kForever, key)) return error;
+      auto head_digest = tag->head_digest;
+      if (!head_digest && tag->identifies_tag) head_digest = digest;
+      return store.record_tag_variant(
+          tag->key,
+          {.digest = *digest, .media_type = fill_response.media_type, .size = writer.size(), .fetched = now},
+          fresh_until, tag->moved, head_digest);
+    };
+    commit_ec = co_await run_blocking(deps_.blocking, commit);
+  } else {
+    auto commit = [&store, &writer, now] { return store.commit_fill(writer, now, cache::kForever); };
+    commit_ec = co_await run_blocking(deps_.blocking, commit);
+  }
+  if (commit_ec) {
     spdlog::warn("session {}: {}{} served but not cached: {}", info_.id, route_.registry.authority(), record.path,
                  commit_ec.message());
-  } else if (classified.kind == cache::RequestKind::manifest_by_tag) {
-    // The tag's manifest also answers pulls by its digest.
-    const auto digest = writer.fill().digest();
-    const auto by_digest = cache::classify_request("GET", "/v2/" + classified.repository + "/manifests/" +
-                                                              (digest ? digest->str() : std::string()));
-    const auto alias_key = cache::cache_key(by_digest, cache::registry_authority(route_.registry.host, route_.registry.port), "");
-    if (digest && alias_key) {
-      cache::IndexEntry alias{.key = *alias_key, .digest = *digest, .size = writer.size(),
-                              .media_type = fill_response.media_type, .headers = fill_response.headers,
-                              .created = now, .fresh_until = cache::kForever};
-      auto add = [&store, &alias] { return store.add_alias(alias); };
-      co_await run_blocking(deps_.blocking, add);
-    }
   }
   co_return !client_gone && keep_alive;
 }

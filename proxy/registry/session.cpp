@@ -7,6 +7,8 @@
 #include "proxy/http/local_response.hpp"
 #include "proxy/http/message_io.hpp"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 namespace pt::registry {
@@ -91,8 +93,7 @@ asio::awaitable<bool> Session::serve(AccessRecord& record) {
                              "pullthrough: pushing through this proxy is disabled (ALLOW_PUSH=false)\n", false);
   }
   if (deps_.cache && request.framing == http::BodyFraming::none) {
-    const auto key = cache::cache_key(classified, cache::registry_authority(route_.registry.host, route_.registry.port),
-                                      request.headers.get("Accept").value_or(""));
+    const auto key = cache::cache_key(classified, cache::registry_authority(route_.registry.host, route_.registry.port));
     if (key) co_return co_await serve_cacheable(record, classified, *key);
   }
   record.cache = CacheStatus::bypass;
@@ -106,11 +107,17 @@ std::optional<std::string> Session::injected_authorization() const {
                                        parser_.request().headers.contains("Authorization"));
 }
 
-asio::awaitable<bool> Session::forward(AccessRecord& record, const cache::RegistryRequest& classified) {
+std::string Session::client_accept() const {
+  return fmt::format("{}", fmt::join(parser_.request().headers.list_items("Accept"), ", "));
+}
+
+asio::awaitable<bool> Session::forward(AccessRecord& record, const cache::RegistryRequest& classified,
+                                       const TagFill* learn) {
   const http::RequestHead& request = parser_.request();
   const bool has_body = request.framing != http::BodyFraming::none;
   http::Parser response(http::Parser::Kind::response, {.max_head_bytes = settings_.max_header_bytes});
   const auto outcome = co_await exchange(http::upstream_request(request, injected_authorization()), has_body, response);
+  if (outcome.ok && learn && classified.is_head) co_await learn_tag_variant(classified, response.response(), *learn);
   if (outcome.ok) co_return co_await relay_response(record, response);
 
   record.error = outcome.error;

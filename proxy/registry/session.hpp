@@ -7,6 +7,7 @@
 // Everything it uses is handed in (dependencies.hpp); what it did goes to the RequestObserver.
 #include "cache/cache_policy.hpp"
 #include "cache/cache_store.hpp"
+#include "cache/manifest_negotiation.hpp"
 #include "cache/registry_request.hpp"
 #include "proxy/net/client_stream.hpp"
 #include "proxy/registry/access_record.hpp"
@@ -68,8 +69,14 @@ private:
 
   // Serves the request whose head the parser holds; false when the connection must close.
   asio::awaitable<bool> serve(AccessRecord& record);
-  // Relays the request upstream and the response back, uncached.
-  asio::awaitable<bool> forward(AccessRecord& record, const cache::RegistryRequest& classified);
+  struct TagFill;
+  // Relays the request upstream and the response back, uncached. With `learn`, a 200 answer to a
+  // HEAD for a tag becomes a variant of its record (containerd and docker ask for tags only by
+  // HEAD, then fetch the manifest by digest).
+  asio::awaitable<bool> forward(AccessRecord& record, const cache::RegistryRequest& classified,
+                                const TagFill* learn = nullptr);
+  // Every Accept field of the request as one list: docker, podman and skopeo send one field per type.
+  std::string client_accept() const;
   // Sends `head` to `origin` over `connection` (opened or reopened as needed), with the client's
   // request body when asked, then reads the response head into `response`. Retries once on a
   // stale kept-alive connection.
@@ -98,11 +105,42 @@ private:
   // The stored response; `reader` may be null only for a HEAD (no byte of the file is needed).
   asio::awaitable<bool> serve_hit(AccessRecord& record, const cache::IndexEntry& entry,
                                   const cache::BlobReader* reader);
+  // A tag's manifest as fill_and_serve stores it: under its digest, as a variant of the record.
+  struct TagFill {
+    std::string key;  // the tag record's
+    bool moved = false;  // upstream's tag changed: the record's older variants go
+    std::optional<cache::Digest> head_digest;  // the tag's identity, when known (TagRecord)
+    bool identifies_tag = false;  // the client takes every type: its answer's digest is the identity
+  };
   asio::awaitable<bool> fill_and_serve(AccessRecord& record, const cache::RegistryRequest& classified,
-                                       cache::FillWriter writer);
+                                       cache::FillWriter writer, const TagFill* tag = nullptr);
+  // Manifests by tag (tag_serving.cpp): answered from the tag's record when a stored variant fits
+  // the client's Accept, revalidated with one HEAD per freshness window whichever client asks,
+  // fetched when no variant fits, served STALE when upstream fails.
+  asio::awaitable<bool> serve_tag(AccessRecord& record, const cache::RegistryRequest& classified,
+                                  const std::string& tag_key);
+  // Serves the stored manifest of `variant` (a HEAD from the record alone); false in `served` when
+  // it is gone (evicted, corrupt).
+  struct Served {
+    bool served = false;
+    bool keep_going = false;
+  };
+  asio::awaitable<Served> serve_variant(AccessRecord& record, const cache::RegistryRequest& classified,
+                                        const cache::TagVariant& variant);
+  // A tag's variant as a HEAD's answer describes it (digest, type, length), added to its record.
+  asio::awaitable<void> learn_tag_variant(const cache::RegistryRequest& classified, const http::ResponseHead& head,
+                                          const TagFill& tag);
+  // Fetches the tag upstream with the client's Accept (MISS), or joins an identical fetch.
+  asio::awaitable<bool> fill_tag(AccessRecord& record, const cache::RegistryRequest& classified, TagFill tag);
+  // Upstream failed and no stored variant fits: a platform manifest of a stored index, as the
+  // registry would have picked it, else a registry-style error saying what is stored.
+  asio::awaitable<bool> serve_tag_offline(AccessRecord& record, const cache::RegistryRequest& classified,
+                                          const cache::TagRecord& tag, const cache::AcceptedTypes& accepted,
+                                          std::string why);
   asio::awaitable<bool> serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,
                                         const std::string& key, std::shared_ptr<cache::Fill> fill);
-  asio::awaitable<cache::UpstreamAnswer> revalidate(AccessRecord& record);
+  // A HEAD for the request upstream; `accept` replaces the client's Accept when given.
+  asio::awaitable<cache::UpstreamAnswer> revalidate(AccessRecord& record, std::optional<std::string> accept = std::nullopt);
   std::optional<std::string> injected_authorization() const;
 
   // CACHE_AUTH_MODE=verify (access_check.cpp): cached content of this registry is served only to

@@ -109,8 +109,12 @@ TEST_CASE("parse_cache_key splits every kind of key") {
   CHECK(tag->tag == "v1.2");
   CHECK(tag->variant == "application/vnd.oci.image.index.v1+json,*/*");
 
+  auto record = parse_cache_key("tag/r.io/a:v1");  // a tag record's key: no variant
+  REQUIRE(record);
+  CHECK(record->tag == "v1");
+  CHECK(record->variant.empty());
   CHECK_FALSE(parse_cache_key("tag/r.io/a:#x"));
-  CHECK_FALSE(parse_cache_key("tag/r.io/a:v1"));
+  CHECK_FALSE(parse_cache_key("tag/r.io/a:"));
   CHECK_FALSE(parse_cache_key("blob/r.io/sha256:xyz"));
   CHECK_FALSE(parse_cache_key("manifest/r.io/app"));
   CHECK_FALSE(parse_cache_key("meta/totals"));

@@ -35,34 +35,46 @@ TEST_CASE("accept_variant normalises Accept headers") {
   CHECK(accept_variant("a/a") != accept_variant("a/a,b/b"));
 }
 
-TEST_CASE("cache_key shares blobs across repositories and keys tags per variant") {
+TEST_CASE("cache_key shares blobs across repositories and keys one record per tag") {
   const auto blob_a = classify_request("GET", "/v2/library/nginx/blobs/" + kDigest);
   const auto blob_b = classify_request("HEAD", "/v2/other/repo/blobs/" + kDigest);
-  CHECK(cache_key(blob_a, "registry-1.docker.io", "") == "blob/registry-1.docker.io/" + kDigest);
-  CHECK(cache_key(blob_a, "r", "") == cache_key(blob_b, "r", "x/y"));
-  CHECK(cache_key(blob_a, "r", "") != cache_key(blob_a, "r:5000", ""));
+  CHECK(cache_key(blob_a, "registry-1.docker.io") == "blob/registry-1.docker.io/" + kDigest);
+  CHECK(cache_key(blob_a, "r") == cache_key(blob_b, "r"));
+  CHECK(cache_key(blob_a, "r") != cache_key(blob_a, "r:5000"));
 
   const auto manifest = classify_request("GET", "/v2/library/nginx/manifests/" + kDigest);
-  CHECK(cache_key(manifest, "r", "a/a") == "manifest/r/library/nginx@" + kDigest);
+  CHECK(cache_key(manifest, "r") == "manifest/r/library/nginx@" + kDigest);
+  CHECK(manifest_key("r", "library/nginx", *Digest::parse(kDigest)) == cache_key(manifest, "r"));
 
+  // Every client's Accept shares the tag's record; only concurrent fetches are told apart by it.
   const auto tag = classify_request("GET", "/v2/library/nginx/manifests/latest");
-  CHECK(cache_key(tag, "r", "b/b, a/a;q=0.1") == "tag/r/library/nginx:latest#a/a,b/b");
-  CHECK(cache_key(tag, "r", "a/a") != cache_key(tag, "r", "b/b"));
+  CHECK(cache_key(tag, "r") == "tag/r/library/nginx:latest");
+  CHECK(tag_fill_key("tag/r/library/nginx:latest", "b/b, a/a;q=0.1") == "tag/r/library/nginx:latest#a/a,b/b");
+  CHECK(is_legacy_tag_key("tag/r/library/nginx:latest#a/a,b/b"));
+  CHECK_FALSE(is_legacy_tag_key("tag/r/library/nginx:latest"));
+}
+
+TEST_CASE("registry_authority names Docker Hub one way whichever of its names was connected to") {
+  CHECK(registry_authority("index.docker.io", 443) == "registry-1.docker.io");
+  CHECK(registry_authority("Registry-1.Docker.io", 443) == "registry-1.docker.io");
+  CHECK(registry_authority("docker.io", 443) == "registry-1.docker.io");
+  CHECK(registry_authority("docker.io", 5000) == "docker.io:5000");  // another server
+  CHECK(registry_authority("Quay.io", 443) == "quay.io");
 }
 
 TEST_CASE("cache_key keeps different requests apart") {
   // With '/' as the only separator these two would collide.
   const auto nested = classify_request("GET", "/v2/a/b/manifests/c");
   const auto flat = classify_request("GET", "/v2/a/manifests/b");
-  CHECK(cache_key(nested, "r", "x") != cache_key(flat, "r", "c/x"));
+  CHECK(cache_key(nested, "r") != cache_key(flat, "r"));
 }
 
 TEST_CASE("cache_key refuses uncacheable kinds and odd registries") {
-  CHECK_FALSE(cache_key(classify_request("GET", "/v2/"), "r", ""));
-  CHECK_FALSE(cache_key(classify_request("GET", "/v2/a/tags/list"), "r", ""));
-  CHECK_FALSE(cache_key(classify_request("PUT", "/v2/a/manifests/x"), "r", ""));
+  CHECK_FALSE(cache_key(classify_request("GET", "/v2/"), "r"));
+  CHECK_FALSE(cache_key(classify_request("GET", "/v2/a/tags/list"), "r"));
+  CHECK_FALSE(cache_key(classify_request("PUT", "/v2/a/manifests/x"), "r"));
   const auto tag = classify_request("GET", "/v2/a/manifests/x");
-  CHECK_FALSE(cache_key(tag, "", ""));
-  CHECK_FALSE(cache_key(tag, "evil/host", ""));
-  CHECK_FALSE(cache_key(tag, "host#x", ""));
+  CHECK_FALSE(cache_key(tag, ""));
+  CHECK_FALSE(cache_key(tag, "evil/host"));
+  CHECK_FALSE(cache_key(tag, "host#x"));
 }

@@ -36,9 +36,9 @@ TEST_CASE("CacheStore serves what a fill committed") {
   TempDir dir;
   auto store = open_store(dir);
   const auto content = make_content(10'000);
-  REQUIRE_FALSE(store_content(*store, "tag/r/a:latest#", content, kT0, kT0 + 60s));
+  REQUIRE_FALSE(store_content(*store, "test/r/a:latest", content, kT0, kT0 + 60s));
 
-  const auto hit = store->lookup("tag/r/a:latest#", kT0 + 1s);
+  const auto hit = store->lookup("test/r/a:latest", kT0 + 1s);
   REQUIRE(hit);
   CHECK(hit->entry.digest == digest_of(content));
   CHECK(hit->entry.size == content.size());
@@ -48,7 +48,7 @@ TEST_CASE("CacheStore serves what a fill committed") {
   CHECK(read_all(hit->reader) == content);
   CHECK(store->verified_files().contains(hit->reader, hit->entry.digest));  // hashed while filled
   CHECK(store->fills().active_fills() == 0);
-  CHECK_FALSE(store->lookup("tag/r/a:other#", kT0));
+  CHECK_FALSE(store->lookup("test/r/a:other", kT0));
 
   SECTION("an alias shares the file") {
     auto alias = hit->entry;
@@ -59,20 +59,20 @@ TEST_CASE("CacheStore serves what a fill committed") {
     CHECK(store->index().entry_count() == 2);
   }
   SECTION("refresh restarts the freshness window") {
-    REQUIRE_FALSE(store->refresh("tag/r/a:latest#", kT0 + 1h));
-    CHECK(store->lookup("tag/r/a:latest#", kT0)->entry.fresh_until == kT0 + 1h);
+    REQUIRE_FALSE(store->refresh("test/r/a:latest", kT0 + 1h));
+    CHECK(store->lookup("test/r/a:latest", kT0)->entry.fresh_until == kT0 + 1h);
   }
   SECTION("a new version of a tag replaces the old file") {
     const auto newer = make_content(2'000, 9);
-    REQUIRE_FALSE(store_content(*store, "tag/r/a:latest#", newer, kT0 + 5s));
-    CHECK(read_all(store->lookup("tag/r/a:latest#", kT0 + 6s)->reader) == newer);
+    REQUIRE_FALSE(store_content(*store, "test/r/a:latest", newer, kT0 + 5s));
+    CHECK(read_all(store->lookup("test/r/a:latest", kT0 + 6s)->reader) == newer);
     CHECK_FALSE(store->blobs().contains(digest_of(content)));
     CHECK(store->index().total_bytes() == newer.size());
   }
   SECTION("state survives a restart") {
     store.reset();
     store = open_store(dir);
-    REQUIRE(store->lookup("tag/r/a:latest#", kT0));
+    REQUIRE(store->lookup("test/r/a:latest", kT0));
     CHECK(store->index().total_bytes() == content.size());
   }
 }
@@ -83,7 +83,7 @@ TEST_CASE("CacheStore drops entries whose files are missing or corrupt") {
   const auto content = make_content(1'000);
   const auto digest = digest_of(content);
   REQUIRE_FALSE(store_content(*store, "blob/r/" + digest.str(), content, kT0));
-  REQUIRE_FALSE(store_content(*store, "tag/r/a:1#", content, kT0));  // same file, second entry
+  REQUIRE_FALSE(store_content(*store, "test/r/a:1", content, kT0));  // same file, second entry
 
   SECTION("missing") { std::filesystem::remove(store->blobs().blob_path(digest)); }
   SECTION("corrupt, same size") {
@@ -93,7 +93,7 @@ TEST_CASE("CacheStore drops entries whose files are missing or corrupt") {
     std::filesystem::resize_file(store->blobs().blob_path(digest), 10);
   }
   CHECK_FALSE(store->lookup("blob/r/" + digest.str(), kT0));
-  CHECK_FALSE(store->index().get("tag/r/a:1#"));  // gone with the file
+  CHECK_FALSE(store->index().get("test/r/a:1"));  // gone with the file
   CHECK(store->index().total_bytes() == 0);
   CHECK_FALSE(store->blobs().contains(digest));
 }
@@ -103,7 +103,7 @@ TEST_CASE("CacheStore answers a hot key from memory until its access must be rec
   auto store = open_store(dir);
   const auto content = make_content(1'000);
   const auto digest = digest_of(content);
-  const std::string key = "tag/r/a:1#";
+  const std::string key = "test/r/a:1";
   REQUIRE_FALSE(store_content(*store, key, content, kT0, kT0 + 60s));
 
   // Not yet verified in this process: the blocking lookup must hash it first.
@@ -114,7 +114,7 @@ TEST_CASE("CacheStore answers a hot key from memory until its access must be rec
   CHECK(hit->entry.digest == digest);
   CHECK(hit->entry.fresh_until == kT0 + 60s);
   CHECK(read_all(hit->reader) == content);
-  CHECK_FALSE(store->lookup_memoized("tag/r/a:2#", kT0 + 2s));
+  CHECK_FALSE(store->lookup_memoized("test/r/a:2", kT0 + 2s));
   CHECK(store->peek_memoized(key, kT0 + 2s)->digest == digest);
   CHECK_FALSE(store->peek_memoized(key, kT0 + 61s));  // the blocking lookup records the access
 

@@ -55,11 +55,11 @@ TEST_CASE("Eviction of a file drops every entry sharing it") {
   TempDir dir;
   auto store = open_store(dir, 5'000);
   const auto shared = make_content(3'000, 1);
-  REQUIRE_FALSE(store_content(*store, "tag/r/a:1#", shared, kT0));
+  REQUIRE_FALSE(store_content(*store, "test/r/a:1", shared, kT0));
   REQUIRE_FALSE(store_content(*store, "manifest/r/a@x", shared, kT0));
   REQUIRE_FALSE(store_content(*store, "blob/r/other", make_content(3'000, 2), kT0 + 1min));
   CHECK(store->index().entry_count() == 1);
-  CHECK_FALSE(store->index().get("tag/r/a:1#"));
+  CHECK_FALSE(store->index().get("test/r/a:1"));
   CHECK_FALSE(store->index().get("manifest/r/a@x"));
   CHECK(store->index().total_bytes() == 3'000);
 }

@@ -87,7 +87,7 @@ TEST_CASE("Index stores, replaces and removes entries") {
 TEST_CASE("Index counts a shared file once") {
   TempDir dir;
   auto index = Index::open(dir.path() / "index");
-  REQUIRE_FALSE(index->put(make_entry("tag/r/a:latest#", 7, 500)).error);
+  REQUIRE_FALSE(index->put(make_entry("test/r/a:latest", 7, 500)).error);
   REQUIRE_FALSE(index->put(make_entry("manifest/r/a@d7", 7, 500)).error);
   REQUIRE_FALSE(index->put(make_entry("blob/other/d7", 7, 500)).error);
   CHECK(index->total_bytes() == 500);
@@ -95,7 +95,7 @@ TEST_CASE("Index counts a shared file once") {
   CHECK(index->file_count() == 1);
   CHECK(index->file(digest_n(7))->references == 3);
 
-  CHECK_FALSE(index->remove("tag/r/a:latest#").released_file);
+  CHECK_FALSE(index->remove("test/r/a:latest").released_file);
   CHECK(index->total_bytes() == 500);
   CHECK(index->file(digest_n(7))->references == 2);
 
