@@ -1,6 +1,7 @@
 #include "proxy/ops/local_endpoints.hpp"
 
 #include "ca/root_ca.hpp"
+#include "common/run_blocking.hpp"
 #include "proxy/http/forwarding.hpp"
 #include "proxy/ops/admin_api.hpp"
 #include "proxy/ops/metrics.hpp"
@@ -22,7 +23,8 @@ http::LocalResponse text(int status, std::string body) {
 
 }  // namespace
 
-http::LocalResponse answer_locally(const http::RequestHead& request, const Dependencies& deps) {
+http::LocalResponse answer_locally(const http::RequestHead& request, const Dependencies& deps,
+                                   std::optional<cache::CachedTags> cached_tags) {
   if (!request.target.starts_with('/')) {
     // Absolute-form: a client using us as a plain HTTP proxy. We only intercept HTTPS registries.
     return text(403, "pullthrough forwards HTTPS only: set HTTPS_PROXY (not only HTTP_PROXY) to this proxy, "
@@ -56,7 +58,9 @@ http::LocalResponse answer_locally(const http::RequestHead& request, const Depen
     r.content_type = "text/html; charset=utf-8";
     r.body = render_status_page({.metrics = current_metrics(deps.metrics, deps.cache, 20),
                                  .version = std::string(pullthrough_version()),
-                                 .proxy_address = std::string(request.headers.get("Host").value_or(""))});
+                                 .proxy_address = std::string(request.headers.get("Host").value_or("")),
+                                 .cached_tags = std::move(cached_tags),
+                                 .now = cache::now_timestamp()});
     r.extra_headers.add("Cache-Control", "no-store");
     return r;
   }
@@ -74,7 +78,13 @@ http::LocalResponse answer_locally(const http::RequestHead& request, const Depen
 asio::awaitable<http::LocalResponse> LocalEndpoints::answer(const http::RequestHead& request,
                                                             const asio::ip::address& client) {
   if (auto admin = co_await answer_admin(request, deps_, client)) co_return std::move(*admin);
-  co_return answer_locally(request, deps_);
+  std::optional<cache::CachedTags> tags;
+  if (deps_.cache && request.method == "GET" && request.target.starts_with('/') && http::path_of(request.target) == "/") {
+    // The status page lists the cached tags: an index scan, off the I/O threads.
+    auto* store = deps_.cache;
+    tags = co_await run_blocking(deps_.blocking, [store] { return cache::recent_tags(store->index(), 20); });
+  }
+  co_return answer_locally(request, deps_, std::move(tags));
 }
 
 }  // namespace pt::ops

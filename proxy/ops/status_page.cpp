@@ -86,6 +86,28 @@ std::string top_images(const MetricsSnapshot& m) {
   return out;
 }
 
+std::string cached_tags(const StatusPageInput& input) {
+  if (!input.cached_tags) return {};
+  const auto& tags = *input.cached_tags;
+  std::string out = "<h2>Cached images</h2>\n";
+  if (tags.recent.empty()) return out + "<p>No tag cached yet.</p>\n";
+  out += "<table id=\"cached-images\">\n<tr><th>image</th><th>digest</th><th>type</th>"
+         "<th class=\"n\">variants</th><th class=\"n\">updated</th></tr>\n";
+  for (const auto& tag : tags.recent) {
+    const auto age = std::chrono::duration_cast<std::chrono::seconds>(input.now - tag.updated);
+    out += fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{} ago</td></tr>\n",
+                       html_escape(tag.name), html_escape(tag.digest.str().substr(0, 19)),
+                       html_escape(tag.media_type), tag.variants,
+                       format_uptime(std::max(age, std::chrono::seconds(0))));
+  }
+  out += "</table>\n";
+  if (tags.total > tags.recent.size()) {
+    out += fmt::format("<p class=\"sub\">{} most recently fetched of {} cached tags (all: <code>pullthrough cache ls</code>).</p>\n",
+                       tags.recent.size(), group_digits(tags.total));
+  }
+  return out;
+}
+
 std::string requests_table(const MetricsSnapshot& m) {
   std::string out = "<h2>Requests</h2>\n";
   if (m.requests.empty()) return out + "<p>No request served yet.</p>\n";
@@ -198,6 +220,7 @@ std::string render_status_page(const StatusPageInput& input) {
                      html_escape(input.version), format_uptime(m.uptime));
   out += figures(m);
   out += top_images(m);
+  out += cached_tags(input);
   out += requests_table(m);
   out += setup(input.proxy_address);
   out += "</body>\n</html>\n";

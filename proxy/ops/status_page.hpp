@@ -1,8 +1,10 @@
 #pragma once
-// The proxy's status page (GET /): hit ratio, bytes saved, cache use, top images, uptime and how
-// to point a client at the proxy. Server-side HTML: no scripts, no external assets, every text
+// The proxy's status page (GET /): hit ratio, bytes saved, cache use, top images, the tags the
+// cache holds (from its index: they survive a restart), uptime and how to point a client at the
+// proxy. Server-side HTML: no scripts, no external assets, every text
 // from outside (image names, the Host header) escaped; it refreshes itself every 30 seconds.
 // Pure: rendered from a metrics snapshot.
+#include "cache/cache_admin.hpp"
 #include "proxy/ops/metrics.hpp"
 
 #include <chrono>
@@ -17,6 +19,8 @@ struct StatusPageInput {
   MetricsSnapshot metrics;    // with cache figures (when caching is on) and the top images
   std::string version;
   std::string proxy_address;  // host[:port] the browser used (its Host header); may be empty
+  std::optional<cache::CachedTags> cached_tags;  // nullopt: caching is off
+  cache::Timestamp now{};
 };
 
 std::string render_status_page(const StatusPageInput& input);

@@ -109,5 +109,15 @@ assert_file_contains "$T/pulled.html" "HTTPS_PROXY=http://127\.0\.0\.1:$PROXY_PO
 curl -sS --fail --max-time 10 -o "$T/metrics.prom" "$PROXY_URL/metrics" || fail "GET /metrics failed"
 assert_eq "$(metric 'pullthrough_requests_total{cache="LOCAL"}')" absent "rendering the page made no failed request"
 
+assert_contains "$(element pulled cached-images)" "registry.test:$RPORT/library/app:1.0" "the page lists the cached tag"
+
+# After a restart the counters start again, but the cache (and so the list of cached images) stays.
+stop_proxy TERM
+start_proxy "${STD_PROXY_ENV[@]}"
+render restarted
+assert_contains "$(element restarted cached-images)" "registry.test:$RPORT/library/app:1.0" \
+  "after a restart, the page still lists the cached tag (from the index)"
+assert_contains "$(element restarted cached-images)" "${DIGEST:0:19}" "...with the digest it points at"
+
 assert_proxy_alive
 finish
