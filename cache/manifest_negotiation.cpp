@@ -117,9 +117,10 @@ std::optional<PlatformManifest> platform_manifest(std::string_view index_body, s
     auto digest = Digest::parse(child.value("digest", ""));
     if (!digest) continue;
     const auto size = child.value("size", std::int64_t{-1});
+    if (size < 0) continue;  // a descriptor without a size is no manifest to serve
     return PlatformManifest{.digest = std::move(*digest),
                             .media_type = child.value("mediaType", std::string(kDockerManifest)),
-                            .size = size < 0 ? 0 : static_cast<std::uint64_t>(size)};
+                            .size = static_cast<std::uint64_t>(size)};
   }
   } catch (const nlohmann::json::exception&) {
     return std::nullopt;
@@ -129,7 +130,8 @@ std::optional<PlatformManifest> platform_manifest(std::string_view index_body, s
 
 std::string registry_error_body(std::string_view code, std::string_view message) {
   const nlohmann::json json = {{"errors", nlohmann::json::array({{{"code", code}, {"message", message}}})}};
-  return json.dump();
+  // The message may quote upstream's bytes: invalid UTF-8 is replaced, never thrown.
+  return json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace pt::cache

@@ -47,12 +47,13 @@ std::string encode_tag_record(const TagRecord& record) {
 
 std::optional<TagRecord> decode_tag_record(std::string_view key, std::string_view value) {
   const auto json = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
-  if (!json.is_object() || json.value("format", 0) != kTagRecordFormat) return std::nullopt;
+  if (!json.is_object()) return std::nullopt;
   try {
+    if (json.value("format", 0) != kTagRecordFormat) return std::nullopt;
     TagRecord record{.key = std::string(key)};
     for (const auto& v : json.at("variants")) {
       auto digest = Digest::parse(v.at("digest").get<std::string>());
-      if (!digest) return std::nullopt;
+      if (!digest || !v.at("size").is_number_unsigned()) return std::nullopt;
       record.variants.push_back({.digest = std::move(*digest),
                                  .media_type = v.at("media_type").get<std::string>(),
                                  .size = v.at("size").get<std::uint64_t>(),
