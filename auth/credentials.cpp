@@ -14,29 +14,46 @@ std::string basic_authorization(const Credential& credential) {
   return "Basic " + base64_encode(credential.username + ":" + credential.password);
 }
 
-CredentialStore::CredentialStore(std::vector<Credential> credentials) : credentials_(std::move(credentials)) {
-  for (auto& c : credentials_) c.host = normalize_host(c.host);
-  for (std::size_t i = 0; i < credentials_.size(); ++i) {
+CredentialStore::CredentialStore() : credentials_(std::make_shared<const std::vector<Credential>>()) {}
+
+CredentialStore::CredentialStore(std::vector<Credential> credentials) {
+  for (auto& c : credentials) c.host = normalize_host(c.host);
+  for (std::size_t i = 0; i < credentials.size(); ++i) {
     for (std::size_t j = 0; j < i; ++j) {
-      const auto& a = credentials_[j];
-      const auto& b = credentials_[i];
+      const auto& a = credentials[j];
+      const auto& b = credentials[i];
       if (a.host == b.host && a.port == b.port) {
         throw std::invalid_argument(fmt::format("AUTH_REGISTRIES has two entries for {} ({} and {}); keep one",
                                                 format_authority(a.host, a.port), a.describe(), b.describe()));
       }
     }
   }
+  credentials_ = std::make_shared<const std::vector<Credential>>(std::move(credentials));
 }
 
-const Credential* CredentialStore::find(std::string_view host, std::uint16_t port) const {
+std::shared_ptr<const std::vector<Credential>> CredentialStore::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return credentials_;
+}
+
+void CredentialStore::replace(const CredentialStore& other) {
+  auto incoming = other.snapshot();
+  std::lock_guard lock(mutex_);
+  credentials_ = std::move(incoming);
+}
+
+std::shared_ptr<const Credential> CredentialStore::find(std::string_view host, std::uint16_t port) const {
+  const auto credentials = snapshot();
   const auto normalized = normalize_host(host);
   const Credential* any_port = nullptr;
-  for (const auto& c : credentials_) {
+  for (const auto& c : *credentials) {
     if (c.host != normalized) continue;
-    if (c.port == port) return &c;
+    // The aliasing constructor: the result points at one credential and owns the whole snapshot.
+    if (c.port == port) return {credentials, &c};
     if (!c.port) any_port = &c;
   }
-  return any_port;
+  if (any_port == nullptr) return nullptr;
+  return {credentials, any_port};
 }
 
 }  // namespace pt::auth

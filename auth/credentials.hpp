@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,23 +28,40 @@ struct Credential {
 // "Basic base64(user:password)", the value of an Authorization header (RFC 7617).
 std::string basic_authorization(const Credential& credential);
 
+// The credentials in force. They may be replaced while the proxy runs (AUTH_REGISTRIES_FILE, SIGHUP):
+// the store holds an immutable snapshot, and replace() swaps in another under a mutex. A lookup
+// gets a pointer that keeps its own snapshot alive, so a request that found a credential goes on
+// with it whatever is swapped in meanwhile; the next lookup sees the new set.
 class CredentialStore {
 public:
-  CredentialStore() = default;
+  CredentialStore();
 
   // Throws std::invalid_argument (naming host and users) if two credentials claim the same host
   // and port: which one applies would be a guess.
   explicit CredentialStore(std::vector<Credential> credentials);
 
+  // A copy holds the same snapshot; assignment is replace().
+  CredentialStore(const CredentialStore& other) : credentials_(other.snapshot()) {}
+  CredentialStore& operator=(const CredentialStore& other) {
+    if (this != &other) replace(other);
+    return *this;
+  }
+
   // The credential for a request to host:port: one configured for exactly that port wins over one
   // configured without a port. `host` is compared case-insensitively. Null when none applies.
-  const Credential* find(std::string_view host, std::uint16_t port) const;
+  std::shared_ptr<const Credential> find(std::string_view host, std::uint16_t port) const;
 
-  const std::vector<Credential>& all() const { return credentials_; }
-  bool empty() const { return credentials_.empty(); }
+  // The credentials now in force (a snapshot: later replacements do not change it).
+  std::shared_ptr<const std::vector<Credential>> snapshot() const;
+  std::vector<Credential> all() const { return *snapshot(); }
+  bool empty() const { return snapshot()->empty(); }
+
+  // Every later lookup uses `other`'s credentials; lookups already made keep theirs.
+  void replace(const CredentialStore& other);
 
 private:
-  std::vector<Credential> credentials_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const std::vector<Credential>> credentials_;
 };
 
 }  // namespace pt::auth

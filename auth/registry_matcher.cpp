@@ -65,27 +65,42 @@ void RegistryMatcher::add_host(std::string_view host, std::optional<std::uint16_
 }
 
 void RegistryMatcher::add_pattern(HostPattern pattern) {
-  if (std::find(patterns_.begin(), patterns_.end(), pattern) == patterns_.end()) {
-    patterns_.push_back(std::move(pattern));
-  }
+  std::lock_guard lock(mutex_);
+  if (std::find(patterns_->begin(), patterns_->end(), pattern) != patterns_->end()) return;
+  auto updated = std::make_shared<Patterns>(*patterns_);
+  updated->push_back(std::move(pattern));
+  patterns_ = std::move(updated);
+}
+
+std::shared_ptr<const RegistryMatcher::Patterns> RegistryMatcher::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return patterns_;
+}
+
+void RegistryMatcher::replace(const RegistryMatcher& other) {
+  auto incoming = other.snapshot();
+  std::lock_guard lock(mutex_);
+  patterns_ = std::move(incoming);
 }
 
 bool RegistryMatcher::intercepts(std::string_view host, std::uint16_t port) const {
   const auto normalized = normalize_host(host);
-  return std::any_of(patterns_.begin(), patterns_.end(),
+  const auto patterns = snapshot();
+  return std::any_of(patterns->begin(), patterns->end(),
                      [&](const HostPattern& p) { return p.matches(normalized, port); });
 }
 
 std::vector<std::string> RegistryMatcher::entries() const {
+  const auto patterns = snapshot();
   std::vector<std::string> out;
-  out.reserve(patterns_.size());
-  for (const auto& p : patterns_) out.push_back(p.to_string());
+  out.reserve(patterns->size());
+  for (const auto& p : *patterns) out.push_back(p.to_string());
   return out;
 }
 
 std::vector<std::uint16_t> RegistryMatcher::ports() const {
   std::vector<std::uint16_t> out;
-  for (const auto& p : patterns_) {
+  for (const auto& p : *snapshot()) {
     if (p.port && std::find(out.begin(), out.end(), *p.port) == out.end()) out.push_back(*p.port);
   }
   return out;

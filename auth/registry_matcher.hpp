@@ -1,9 +1,15 @@
 #pragma once
 // Which CONNECT targets are intercepted (TLS terminated, cached) rather than tunnelled untouched:
 // rpardini's REGISTRIES, plus Docker Hub, which is always intercepted.
+//
+// The set may change while the proxy runs (SIGHUP re-reads REGISTRIES; reloaded credentials add
+// their hosts): it is an immutable snapshot swapped under a mutex, so a check never sees half an
+// update, and connections already intercepted or tunnelled stay as they are.
 #include "auth/host_pattern.hpp"
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +28,16 @@ public:
   // Docker Hub plus every entry of `registries` (see add()), separated by spaces, commas or
   // newlines. Throws std::invalid_argument naming the first bad entry.
   explicit RegistryMatcher(std::string_view registries);
+
+  // A copy holds the same snapshot; assignment is replace().
+  RegistryMatcher(const RegistryMatcher& other) : patterns_(other.snapshot()) {}
+  RegistryMatcher& operator=(const RegistryMatcher& other) {
+    if (this != &other) replace(other);
+    return *this;
+  }
+
+  // Every later check uses `other`'s entries.
+  void replace(const RegistryMatcher& other);
 
   // Adds one REGISTRIES entry: "host" (any port), "host:port" (that port only), or "*.suffix"
   // (every name below suffix). Case-insensitive. Normalisation, so that URLs pasted from a browser
@@ -43,9 +59,12 @@ public:
   std::vector<std::uint16_t> ports() const;
 
 private:
+  using Patterns = std::vector<HostPattern>;
   void add_pattern(HostPattern pattern);
+  std::shared_ptr<const Patterns> snapshot() const;
 
-  std::vector<HostPattern> patterns_;
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Patterns> patterns_ = std::make_shared<const Patterns>();
 };
 
 }  // namespace pt::auth

@@ -31,7 +31,7 @@ TEST_CASE("rpardini's README example: host:user:password, space separated") {
   const auto store = parse_auth_registries("auth.docker.io:dockerhub_username:dockerhub_password "
                                            "your.own.registry:username:password");
   REQUIRE(store.all().size() == 2);
-  const auto* hub = store.find("auth.docker.io", 443);
+  const auto hub = store.find("auth.docker.io", 443);
   REQUIRE(hub != nullptr);
   CHECK(hub->username == "dockerhub_username");
   CHECK(hub->password == "dockerhub_password");
@@ -80,7 +80,7 @@ TEST_CASE("GCR JSON keys: AUTH_REGISTRIES_DELIMITER=';;;' allows spaces and colo
 
 TEST_CASE("AUTH_REGISTRY_DELIMITER=':::' lets the host carry a port") {
   const auto store = parse_auth_registries("myreg:5000:::user:::pw quay.io:::u2:::p:2", " ", ":::");
-  const auto* c = store.find("myreg", 5000);
+  const auto c = store.find("myreg", 5000);
   REQUIRE(c != nullptr);
   CHECK(c->port == 5000);
   CHECK(c->username == "user");
@@ -194,7 +194,7 @@ TEST_CASE("IPv6 registries need a field delimiter other than ':'") {
 
 TEST_CASE("host:port:user:password: a number after the host followed by user and password is a port") {
   const auto store = parse_auth_registries("registry.test:25443:alice:secret quay.io:robot:pw");
-  const auto* c = store.find("registry.test", 25443);
+  const auto c = store.find("registry.test", 25443);
   REQUIRE(c != nullptr);
   CHECK(c->username == "alice");
   CHECK(c->password == "secret");

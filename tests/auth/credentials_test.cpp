@@ -57,3 +57,19 @@ TEST_CASE("two credentials for the same host and port are refused without showin
   }
   CHECK_NOTHROW(CredentialStore({credential("quay.io", std::nullopt, "a", "p"), credential("quay.io", 5000, "b", "p")}));
 }
+
+TEST_CASE("replace: later lookups see the new set, a credential already found stays valid") {
+  CredentialStore live({credential("registry.test", std::nullopt, "alice", "wrong")});
+  const auto before = live.find("registry.test", 443);
+  REQUIRE(before != nullptr);
+  live.replace(CredentialStore({credential("registry.test", std::nullopt, "alice", "right"),
+                                credential("quay.io", std::nullopt, "q", "p")}));
+  CHECK(before->password == "wrong");  // the request that looked it up goes on with it
+  CHECK(live.find("registry.test", 443)->password == "right");
+  CHECK(live.find("quay.io", 443) != nullptr);
+  CHECK(live.all().size() == 2);
+  const auto snapshot = live.snapshot();
+  live = CredentialStore();  // assignment replaces
+  CHECK(live.empty());
+  CHECK(snapshot->size() == 2);
+}

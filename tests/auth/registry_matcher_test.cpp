@@ -108,3 +108,17 @@ TEST_CASE("IP literal registries are matched by their canonical form") {
   CHECK(matcher.intercepts("[fd00::5]", 5000));
   CHECK_FALSE(matcher.intercepts("fd00::5", 443));
 }
+
+TEST_CASE("RegistryMatcher::replace swaps the whole set") {
+  RegistryMatcher live("quay.io");
+  CHECK(live.intercepts("quay.io", 443));
+  live.replace(RegistryMatcher("ghcr.io myreg:5000"));
+  CHECK_FALSE(live.intercepts("quay.io", 443));
+  CHECK(live.intercepts("ghcr.io", 443));
+  CHECK(live.intercepts("registry-1.docker.io", 443));  // Docker Hub, always
+  CHECK(live.ports() == std::vector<std::uint16_t>{5000});
+  const RegistryMatcher copy(live);
+  live.add_host("other.io", std::nullopt);
+  CHECK(live.intercepts("other.io", 443));
+  CHECK_FALSE(copy.intercepts("other.io", 443));  // a copy is a snapshot
+}

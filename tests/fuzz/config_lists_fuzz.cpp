@@ -97,7 +97,7 @@ void fuzz_auth_registries(FuzzedDataProvider& provider) {
     const auto decoded = auth::base64_decode(std::string_view(header).substr(6));
     FUZZ_CHECK(decoded && *decoded == credential.username + ":" + credential.password);
     // The store finds every credential it holds.
-    const auto* found = store.find(credential.host, credential.port.value_or(443));
+    const auto found = store.find(credential.host, credential.port.value_or(443));
     FUZZ_CHECK(found != nullptr && found->host == credential.host);
   }
 }
