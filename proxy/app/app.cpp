@@ -1,7 +1,7 @@
 #include "proxy/app/app.hpp"
+#include "proxy/app/live_settings.hpp"
 
 #include "auth/access_verdicts.hpp"
-#include "auth/auth_registries.hpp"
 #include "auth/cache_auth_mode.hpp"
 #include "auth/cidr_list.hpp"
 #include "auth/connect_policy.hpp"
@@ -145,12 +145,11 @@ std::vector<std::uint16_t> own_ports(const Config& c) {
 
 }  // namespace
 
-int run_proxy(const Config& config) {
-  auth::RegistryMatcher registries(config.registries);
-  const auto credentials = auth::parse_auth_registries(config.auth_registries, config.auth_registries_delimiter,
-                                                       config.auth_registry_delimiter);
-  // A registry we hold credentials for is one the user wants intercepted.
-  for (const auto& credential : credentials.all()) registries.add_host(credential.host, credential.port);
+int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
+  // Both change while the proxy runs (LiveSettings, below): the sessions hold them by reference
+  // and each lookup takes the set in force.
+  auto credentials = load_credentials(config);
+  auto registries = load_registries(config, credentials);
   std::unique_ptr<net::DnsResolver> dns;
   if (!config.resolvers.empty()) {
     dns = std::make_unique<net::DnsResolver>(config.resolvers);
@@ -213,6 +212,9 @@ int run_proxy(const Config& config) {
       .proxy_auth = proxy_auth.get(),
       .connect_policy = &tunnels,
   };
+  // SIGHUP and AUTH_REGISTRIES_FILE changes reload the credentials and REGISTRIES.
+  LiveSettings live(config, std::move(reread), credentials, registries);
+  live.start(blocking.get_executor(), std::chrono::seconds(2));
   front::Server server(listeners, config.threads);
   server.listen(config.listen, "LISTEN", [&listeners](asio::ip::tcp::socket socket, std::uint64_t id) {
     return front::serve_client(std::move(socket), listeners, id);

@@ -117,6 +117,8 @@ void bind(Binder& b, Config& c) {
   b.group("Credentials");
   b.value("--auth-registries", "AUTH_REGISTRIES", c.auth_registries,
           "Credentials injected per registry: 'host:user:password ...' (never logged)");
+  b.value("--auth-registries-file", "AUTH_REGISTRIES_FILE", c.auth_registries_file,
+          "File of AUTH_REGISTRIES entries ('#' comment lines), re-read when it changes and on SIGHUP");
   b.value("--auth-registries-delimiter", "AUTH_REGISTRIES_DELIMITER", c.auth_registries_delimiter,
           "Separator between AUTH_REGISTRIES entries");
   b.value("--auth-registry-delimiter", "AUTH_REGISTRY_DELIMITER", c.auth_registry_delimiter,

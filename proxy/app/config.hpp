@@ -45,6 +45,7 @@ struct Config {
 
   // Credentials (rpardini's AUTH_REGISTRIES and its delimiters)
   std::string auth_registries;
+  std::filesystem::path auth_registries_file;  // AUTH_REGISTRIES_FILE: more entries, re-read when it changes
   std::string auth_registries_delimiter = " ";
   std::string auth_registry_delimiter = ":";
   bool allow_push = false;

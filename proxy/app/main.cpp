@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   }
   try {
     pt::setup_logging(pt::parse_log_format(parsed.config->log_format), parsed.config->log_level);
-    return pt::app::run_proxy(*parsed.config);
+    return pt::app::run_proxy(*parsed.config, [argc, argv] { return pt::app::parse_command_line(argc, argv); });
   } catch (const std::exception& e) {
     // Fatal start-up errors: the message says what to fix.
     if (spdlog::default_logger()) spdlog::critical("{}", e.what());

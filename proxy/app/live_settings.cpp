@@ -1,0 +1,176 @@
+#include "proxy/app/live_settings.hpp"
+
+#include "auth/auth_registries.hpp"
+#include "common/ascii.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/signal_set.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include <sys/stat.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+namespace pt::app {
+namespace {
+
+constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(fmt::format("AUTH_REGISTRIES_FILE {}: cannot be read", path.string()));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw std::runtime_error(fmt::format("AUTH_REGISTRIES_FILE {}: read error", path.string()));
+  return std::move(text).str();
+}
+
+std::string describe(const auth::CredentialStore& credentials) {
+  std::vector<std::string> names;
+  for (const auto& credential : *credentials.snapshot()) names.push_back(credential.describe());
+  return names.empty() ? "none" : fmt::format("{}", fmt::join(names, " "));
+}
+
+}  // namespace
+
+std::vector<auth::Credential> parse_auth_registries_file(std::string_view text, std::string_view entry_delimiter,
+                                                         std::string_view field_delimiter) {
+  std::vector<auth::Credential> credentials;
+  std::size_t line_number = 0;
+  for (auto line : split_exact(text, "\n")) {
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    const auto content = trim(line);
+    if (content.empty() || content.front() == '#') continue;
+    try {
+      auto store = auth::parse_auth_registries(content, entry_delimiter, field_delimiter);
+      for (auto& credential : store.all()) credentials.push_back(std::move(credential));
+    } catch (const std::invalid_argument& e) {
+      // parse_auth_registries' messages name entries by position, host and user, never a password.
+      throw std::invalid_argument(fmt::format("line {}: {}", line_number, e.what()));
+    }
+  }
+  return credentials;
+}
+
+auth::CredentialStore load_credentials(const Config& config) {
+  auto from_env = auth::parse_auth_registries(config.auth_registries, config.auth_registries_delimiter,
+                                              config.auth_registry_delimiter);
+  if (config.auth_registries_file.empty()) return from_env;
+  std::vector<auth::Credential> credentials = from_env.all();
+  try {
+    auto from_file = parse_auth_registries_file(read_file(config.auth_registries_file),
+                                                config.auth_registries_delimiter, config.auth_registry_delimiter);
+    for (auto& credential : from_file) credentials.push_back(std::move(credential));
+    return auth::CredentialStore(std::move(credentials));
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(fmt::format("AUTH_REGISTRIES_FILE {}: {}", config.auth_registries_file.string(), e.what()));
+  }
+}
+
+auth::RegistryMatcher load_registries(const Config& config, const auth::CredentialStore& credentials) {
+  auth::RegistryMatcher registries(config.registries);
+  for (const auto& credential : *credentials.snapshot()) registries.add_host(credential.host, credential.port);
+  return registries;
+}
+
+FileStamp stamp_of(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return {};
+  return {.exists = true,
+          .device = static_cast<std::uint64_t>(st.st_dev),
+          .inode = static_cast<std::uint64_t>(st.st_ino),
+          .mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+          .size = static_cast<std::int64_t>(st.st_size)};
+}
+
+LiveSettings::LiveSettings(Config startup, std::function<ConfigResult()> reread, auth::CredentialStore& credentials,
+                           auth::RegistryMatcher& registries)
+    : config_(std::move(startup)), reread_(std::move(reread)), credentials_(credentials), registries_(registries) {
+  if (!config_.auth_registries_file.empty()) file_stamp_ = stamp_of(config_.auth_registries_file);
+}
+
+bool LiveSettings::reload(std::string_view why, bool reread_config) {
+  std::lock_guard lock(mutex_);
+  Config config = config_;
+  if (reread_config && reread_) {
+    auto reread = reread_();
+    if (!reread.config) {
+      spdlog::error("reload ({}): the configuration does not parse, keeping the previous settings: {}", why,
+                    trim(reread.message));
+      return false;
+    }
+    // Only these settings change in a running proxy; the others wait for a restart.
+    config.registries = reread.config->registries;
+    config.auth_registries = reread.config->auth_registries;
+    config.auth_registries_file = reread.config->auth_registries_file;
+    config.auth_registries_delimiter = reread.config->auth_registries_delimiter;
+    config.auth_registry_delimiter = reread.config->auth_registry_delimiter;
+  }
+  if (!config.auth_registries_file.empty()) file_stamp_ = stamp_of(config.auth_registries_file);
+  try {
+    const auto credentials = load_credentials(config);
+    const auto registries = load_registries(config, credentials);
+    const bool registries_changed = registries.entries() != registries_.entries();
+    credentials_.replace(credentials);
+    registries_.replace(registries);
+    config_ = std::move(config);
+    spdlog::info("reload ({}): credentials for {}", why, describe(credentials));
+    if (registries_changed) spdlog::info("reload ({}): intercepting {}", why, fmt::join(registries.entries(), " "));
+    return true;
+  } catch (const std::exception& e) {
+    spdlog::error("reload ({}): keeping the previous credentials and registries: {}", why, e.what());
+    return false;
+  }
+}
+
+void LiveSettings::start(const asio::any_io_executor& executor, std::chrono::milliseconds poll) {
+  // Installed now, before the proxy serves: from here on SIGHUP reloads instead of killing.
+  signals_.emplace(executor, SIGHUP);
+  asio::co_spawn(executor, watch_signal(), asio::detached);
+  if (!config_.auth_registries_file.empty()) asio::co_spawn(executor, watch_file(poll), asio::detached);
+}
+
+asio::awaitable<void> LiveSettings::watch_signal() {
+  for (;;) {
+    auto [ec, number] = co_await signals_->async_wait(nothrow);
+    if (ec) co_return;  // stopped
+    reload("SIGHUP", true);
+  }
+}
+
+asio::awaitable<void> LiveSettings::watch_file(std::chrono::milliseconds poll) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(poll);
+    auto [ec] = co_await timer.async_wait(nothrow);
+    if (ec) co_return;
+    FileStamp now;
+    std::filesystem::path path;
+    {
+      std::lock_guard lock(mutex_);
+      path = config_.auth_registries_file;
+      if (path.empty()) continue;
+      now = stamp_of(path);
+      if (now == file_stamp_) continue;
+      file_stamp_ = now;
+    }
+    if (!now.exists) {
+      spdlog::warn("reload: AUTH_REGISTRIES_FILE {} is gone; keeping the previous credentials", path.string());
+      continue;
+    }
+    reload("AUTH_REGISTRIES_FILE changed", false);
+  }
+}
+
+}  // namespace pt::app
