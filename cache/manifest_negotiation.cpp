@@ -1,5 +1,7 @@
 #include "cache/manifest_negotiation.hpp"
 
+#include "common/ascii.hpp"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -9,27 +11,13 @@
 namespace pt::cache {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
-  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
-  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 // True when a "q=0", "q=0.0", "q=0.000" parameter is among `parameters` (";"-separated).
 bool has_zero_quality(std::string_view parameters) {
   while (!parameters.empty()) {
     auto semicolon = parameters.find(';');
     auto parameter = trim(parameters.substr(0, semicolon));
     parameters = semicolon == std::string_view::npos ? std::string_view{} : parameters.substr(semicolon + 1);
-    if (parameter.size() < 2 || std::tolower(static_cast<unsigned char>(parameter[0])) != 'q') continue;
+    if (parameter.size() < 2 || to_lower(parameter[0]) != 'q') continue;
     auto value = trim(parameter.substr(1));
     if (value.empty() || value.front() != '=') continue;
     value = trim(value.substr(1));
@@ -52,7 +40,7 @@ bool matches(std::string_view pattern, std::string_view media_type) {
 }  // namespace
 
 bool is_index_media_type(std::string_view media_type) {
-  const auto type = lower(media_type);
+  const auto type = to_lower(media_type);
   return type == kOciIndex || type == kDockerManifestList;
 }
 
@@ -64,7 +52,7 @@ AcceptedTypes AcceptedTypes::parse(std::string_view accept_header) {
     if (comma == std::string_view::npos) comma = accept_header.size();
     const auto item = accept_header.substr(start, comma - start);
     const auto semicolon = item.find(';');
-    const auto type = lower(trim(item.substr(0, semicolon)));
+    const auto type = to_lower(trim(item.substr(0, semicolon)));
     start = comma + 1;
     if (type.empty()) continue;
     if (semicolon != std::string_view::npos && has_zero_quality(item.substr(semicolon + 1))) {
@@ -78,7 +66,7 @@ AcceptedTypes AcceptedTypes::parse(std::string_view accept_header) {
 }
 
 bool AcceptedTypes::accepts(std::string_view media_type) const {
-  const auto type = lower(trim(media_type.substr(0, media_type.find(';'))));
+  const auto type = to_lower(trim(media_type.substr(0, media_type.find(';'))));
   if (std::find(refused_.begin(), refused_.end(), type) != refused_.end()) return false;
   if (anything_) return true;
   return std::any_of(types_.begin(), types_.end(), [&](const std::string& pattern) { return matches(pattern, type); });

@@ -42,20 +42,6 @@ TagVariant variant(int n, std::string_view media_type, Timestamp fetched, std::u
 }
 
 // store_content() with the Content-Type a registry would send.
-std::error_code store_typed(CacheStore& store, const std::string& key, std::string_view content,
-                            std::string_view media_type, Timestamp now, Timestamp fresh_until = kForever) {
-  std::error_code ec;
-  auto attachment = store.fills().find_or_start(key, ec);
-  if (ec) return ec;
-  auto& writer = *attachment.writer;
-  writer.publish_response({.media_type = std::string(media_type),
-                           .headers = {{"Docker-Content-Digest", digest_of(content).str()}},
-                           .content_length = content.size(),
-                           .expected_digest = std::nullopt});
-  if (auto error = writer.append(content)) return error;
-  if (auto error = writer.finish()) return error;
-  return store.commit_fill(writer, now, fresh_until);
-}
 
 std::string platform_manifest_body(unsigned seed) {
   return nlohmann::json{{"schemaVersion", 2},
