@@ -53,9 +53,13 @@ ParseResult<CidrList> CidrList::parse(std::string_view text) {
   CidrList list;
   for (const auto entry : split_list(text)) {
     const auto slash = entry.find('/');
-    const auto address_text = entry.substr(0, slash);
+    auto address_text = entry.substr(0, slash);
+    // "[fd00::]/8" and "[::1]", as IPv6 addresses are written in URLs, are taken too.
+    if (address_text.size() >= 2 && address_text.front() == '[' && address_text.back() == ']') {
+      address_text = address_text.substr(1, address_text.size() - 2);
+    }
     std::error_code ec;
-    const auto address = asio::ip::make_address(std::string(address_text), ec);
+    auto address = asio::ip::make_address(std::string(address_text), ec);
     if (ec) return ParseResult<CidrList>::failure(fmt::format("'{}' is not an IP address or CIDR block", entry));
     const unsigned max_prefix = address.is_v4() ? 32 : 128;
     unsigned prefix = max_prefix;
@@ -75,6 +79,12 @@ ParseResult<CidrList> CidrList::parse(std::string_view text) {
         return ParseResult<CidrList>::failure(
             fmt::format("'{}' has host bits set beyond /{} (did you mean the network address?)", entry, prefix));
       }
+    }
+    // A block of IPv4-mapped addresses (::ffff:10.0.0.0/104) is the IPv4 block it maps: clients are
+    // matched unmapped.
+    if (address.is_v6() && address.to_v6().is_v4_mapped() && prefix >= 96) {
+      address = unmapped(address);
+      prefix -= 96;
     }
     list.blocks_.push_back({address, prefix});
   }

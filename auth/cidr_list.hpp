@@ -14,13 +14,14 @@ namespace pt::auth {
 
 class CidrList {
 public:
-  // "10.0.0.0/8 192.168.1.7 ::1/128", separated by spaces, commas or newlines; a bare address is a
-  // single host. The address part must be the network address ("10.1.0.0/8" is refused: the
+  // "10.0.0.0/8 192.168.1.7 ::1/128 fd00::/8 [2001:db8::]/32", separated by spaces, commas or
+  // newlines; a bare address is a single host; an IPv6 address may be bracketed. The address part must be the network address ("10.1.0.0/8" is refused: the
   // author meant something else). An empty text is an empty list, which admits nobody.
   static ParseResult<CidrList> parse(std::string_view text);
 
   // IPv4-mapped IPv6 addresses (::ffff:10.0.0.1, as a dual-stack listener reports IPv4 clients)
-  // match the IPv4 blocks.
+  // match the IPv4 blocks (a block written ::ffff:10.0.0.0/104 is 10.0.0.0/8), not IPv6 ones: ::/0
+  // admits every IPv6 client, not the IPv4 clients of a [::] listener.
   bool contains(const asio::ip::address& address) const;
 
   bool empty() const { return blocks_.empty(); }

@@ -59,3 +59,38 @@ TEST_CASE("An empty list admits nobody", "[cidr]") {
   CHECK(list->empty());
   CHECK_FALSE(list->contains(ip("127.0.0.1")));
 }
+
+TEST_CASE("IPv6 blocks: prefixes off byte boundaries, brackets, mapped blocks", "[cidr]") {
+  const auto list = CidrList::parse("fe80::/10 [2001:db8:100::]/40 [::1] ::ffff:192.168.0.0/112");
+  REQUIRE(list);
+  CHECK(list->contains(ip("fe80::1")));
+  CHECK(list->contains(ip("febf:ffff::1")));  // still fe80::/10
+  CHECK_FALSE(list->contains(ip("fec0::1")));
+  CHECK(list->contains(ip("2001:db8:100::5")));
+  CHECK(list->contains(ip("2001:db8:1ff:ffff::5")));
+  CHECK_FALSE(list->contains(ip("2001:db8:200::5")));
+  CHECK(list->contains(ip("::1")));
+  // The mapped block is the IPv4 block 192.168.0.0/16, for IPv4 and mapped clients alike.
+  CHECK(list->contains(ip("192.168.3.4")));
+  CHECK(list->contains(ip("::ffff:192.168.3.4")));
+  CHECK_FALSE(list->contains(ip("192.169.0.1")));
+  CHECK(list->entries().back() == "192.168.0.0/16");
+}
+
+TEST_CASE("::/0 admits IPv6 clients, not the IPv4 clients of a dual-stack listener", "[cidr]") {
+  const auto list = CidrList::parse("::/0");
+  REQUIRE(list);
+  CHECK(list->contains(ip("2001:db8::1")));
+  CHECK(list->contains(ip("::1")));
+  CHECK_FALSE(list->contains(ip("::ffff:127.0.0.1")));
+  CHECK_FALSE(list->contains(ip("127.0.0.1")));
+}
+
+TEST_CASE("Bad IPv6 blocks name themselves", "[cidr]") {
+  for (const char* bad : {"fe80::1/10", "[fe80::]/129", "[fe80::", "fd00::/8x", "::g"}) {
+    INFO(bad);
+    const auto list = CidrList::parse(bad);
+    CHECK_FALSE(list);
+    CHECK(list.error.find(bad) != std::string::npos);
+  }
+}
