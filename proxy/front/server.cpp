@@ -1,9 +1,11 @@
 #include "proxy/front/server.hpp"
 
 #include "common/deadline.hpp"
+#include "common/host_port.hpp"
 #include "proxy/http/message_io.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <asio/ip/v6_only.hpp>
 #include <asio/post.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
@@ -23,8 +25,14 @@ tcp::endpoint parse_listen_address(const std::string& text, std::string_view set
   if (const auto colon = text.rfind(':'); colon != std::string::npos) {
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    bool bracketed = false;
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+      host = host.substr(1, host.size() - 2);
+      bracketed = true;
+    }
     if (host.empty()) host = "0.0.0.0";
+    // "::1" would read as [::]:1: an IPv6 address takes brackets when a port follows.
+    if (!bracketed && host.find(':') != std::string::npos) host.clear();
   }
   std::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
@@ -38,7 +46,7 @@ tcp::endpoint parse_listen_address(const std::string& text, std::string_view set
   }
   if (ec || number == 0 || number > 65535) {
     throw std::invalid_argument(
-        fmt::format("invalid {} address '{}' (expected ip:port, e.g. 0.0.0.0:3128)", setting, text));
+        fmt::format("invalid {} address '{}' (expected ip:port, e.g. 0.0.0.0:3128, [::]:3128 or [::1]:3128)", setting, text));
   }
   return {address, static_cast<unsigned short>(number)};
 }
@@ -59,6 +67,10 @@ void Server::listen(const std::string& address, std::string setting, ConnectionH
   std::error_code ec;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  // [::] is dual-stack (IPv4 clients arrive as ::ffff:a.b.c.d), whatever net.ipv6.bindv6only says.
+  if (!ec && endpoint.address().is_v6() && endpoint.address().is_unspecified()) {
+    acceptor.set_option(asio::ip::v6_only(false), ec);
+  }
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) throw std::system_error(ec, fmt::format("cannot listen on {} ({})", address, setting));
@@ -152,8 +164,9 @@ int Server::run() {
   deps_.serving = true;
   for (const auto& listener : listeners_) {
     const auto endpoint = listener->acceptor->local_endpoint();
-    spdlog::info("listening on {}:{} ({}) with {} thread(s)", endpoint.address().to_string(), endpoint.port(),
-                 listener->setting, contexts_.size());
+    const bool dual_stack = endpoint.address().is_v6() && endpoint.address().is_unspecified();
+    spdlog::info("listening on {} ({}{}) with {} thread(s)", format_authority(endpoint.address().to_string(), endpoint.port()),
+                 listener->setting, dual_stack ? ", IPv6 and IPv4" : "", contexts_.size());
   }
 
   std::vector<std::thread> threads;
