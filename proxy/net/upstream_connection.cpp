@@ -7,14 +7,20 @@
 #include "proxy/net/resolve_overrides.hpp"
 #include "proxy/net/upstream_tls.hpp"
 
-#include <asio/connect.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
 #include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <array>
+#include <memory>
 
 namespace pt::net {
 namespace {
@@ -82,6 +88,123 @@ bool reaches_listener(const asio::ip::tcp::endpoint& candidate, const asio::ip::
   return own.is_unspecified() && (address.is_loopback() || address.is_unspecified());
 }
 
+std::vector<asio::ip::tcp::endpoint> interleave_families(const std::vector<asio::ip::tcp::endpoint>& endpoints) {
+  std::vector<asio::ip::tcp::endpoint> first;
+  std::vector<asio::ip::tcp::endpoint> second;
+  for (const auto& endpoint : endpoints) {
+    if (std::find(first.begin(), first.end(), endpoint) != first.end() ||
+        std::find(second.begin(), second.end(), endpoint) != second.end()) {
+      continue;
+    }
+    (endpoint.protocol() == endpoints.front().protocol() ? first : second).push_back(endpoint);
+  }
+  std::vector<asio::ip::tcp::endpoint> out;
+  out.reserve(first.size() + second.size());
+  for (std::size_t i = 0; i < std::max(first.size(), second.size()); ++i) {
+    if (i < first.size()) out.push_back(first[i]);
+    if (i < second.size()) out.push_back(second[i]);
+  }
+  return out;
+}
+
+namespace {
+
+using tcp = asio::ip::tcp;
+using Strand = asio::strand<asio::any_io_executor>;
+
+std::string endpoint_text(const tcp::endpoint& endpoint) {
+  return format_authority(endpoint.address().to_string(), endpoint.port());
+}
+
+// The attempts of one connect_first. Shared with the completion handlers of the connects, which
+// run on the same strand as the race coroutine: no locks, and a handler that completes late
+// (after a cancelled race has returned) still finds what it touches.
+struct Race {
+  Race(const Strand& strand, std::size_t n) : wake(strand), results(n) { sockets.reserve(n); }
+
+  asio::steady_timer wake;  // the race coroutine sleeps on it; a finished attempt cancels it
+  std::vector<tcp::socket> sockets;                       // one per attempt started (never reallocated)
+  std::vector<std::optional<std::error_code>> results;    // per endpoint, once finished
+  std::size_t running = 0;
+  std::optional<std::size_t> winner;
+};
+
+// The explicit structure of connect_first: one coroutine on a strand starts the attempts and
+// sleeps on `wake` between events; each connect's completion handler records its result and
+// wakes it. (Asio's awaitable operators do not fit: `a || b` ends at the first completion,
+// success or failure, and cancels the rest, where a failure here must start the next attempt
+// and leave the others running.)
+asio::awaitable<std::optional<std::string>> race(std::shared_ptr<Race> state, Strand strand,
+                                                 std::vector<tcp::endpoint> endpoints,
+                                                 std::chrono::milliseconds stagger, tcp::socket& out) {
+  using clock = std::chrono::steady_clock;
+  auto& st = *state;
+  auto cancel_state = co_await asio::this_coro::cancellation_state;
+  auto cancelled = [&] { return cancel_state.cancelled() != asio::cancellation_type::none; };
+  std::size_t next = 0;
+  auto next_start = clock::now();
+  while (!st.winner && !cancelled()) {
+    if (next < endpoints.size() && (st.running == 0 || clock::now() >= next_start)) {
+      const auto i = next++;
+      auto& socket = st.sockets.emplace_back(strand);
+      std::error_code ec;
+      socket.open(endpoints[i].protocol(), ec);
+      if (ec) {
+        st.results[i] = ec;
+        continue;
+      }
+      ++st.running;
+      socket.async_connect(endpoints[i], [state, i](std::error_code ec) {
+        --state->running;
+        state->results[i] = ec;
+        if (!ec && !state->winner) state->winner = i;
+        state->wake.cancel();
+      });
+      next_start = clock::now() + stagger;
+      continue;
+    }
+    if (st.running == 0) break;  // every address failed
+    st.wake.expires_at(next < endpoints.size() ? next_start : clock::time_point::max());
+    co_await st.wake.async_wait(nothrow_awaitable);
+  }
+  // The losers: closing aborts their connects, whose handlers are awaited here.
+  for (std::size_t i = 0; i < st.sockets.size(); ++i) {
+    std::error_code ignored;
+    if (i != st.winner) st.sockets[i].close(ignored);
+  }
+  while (st.running > 0) {
+    st.wake.expires_at(clock::time_point::max());
+    co_await st.wake.async_wait(nothrow_awaitable);
+  }
+  if (st.winner) {
+    auto& socket = st.sockets[*st.winner];
+    std::error_code ec;
+    out.close(ec);
+    const auto handle = socket.release(ec);
+    if (!ec) out.assign(endpoints[*st.winner].protocol(), handle, ec);
+    if (!ec) co_return std::nullopt;
+    co_return fmt::format("{}: {}", endpoint_text(endpoints[*st.winner]), ec.message());
+  }
+  if (cancelled()) co_return std::string("connect cancelled");
+  std::string why;
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    if (!st.results[i]) continue;
+    if (!why.empty()) why += "; ";
+    why += fmt::format("{}: {}", endpoint_text(endpoints[i]), st.results[i]->message());
+  }
+  co_return why;
+}
+
+}  // namespace
+
+asio::awaitable<std::optional<std::string>> connect_first(tcp::socket& socket, const std::vector<tcp::endpoint>& endpoints,
+                                                          std::chrono::milliseconds stagger) {
+  if (endpoints.empty()) co_return std::string("no addresses");
+  auto strand = asio::make_strand(co_await asio::this_coro::executor);
+  auto state = std::make_shared<Race>(strand, endpoints.size());
+  co_return co_await asio::co_spawn(strand, race(state, strand, endpoints, stagger, socket), asio::use_awaitable);
+}
+
 namespace {
 
 // A direct connection: the name resolved here (UPSTREAM_RESOLVE, RESOLVERS or the system).
@@ -99,10 +222,14 @@ asio::awaitable<std::optional<std::string>> connect_direct(asio::ip::tcp::socket
       }
     }
   }
-  auto [connect_ec, endpoint] = co_await asio::async_connect(socket, resolved.endpoints, nothrow_awaitable);
-  if (connect_ec) {
-    co_return fmt::format("connect to {} ({}:{}) failed: {}", host, resolved.endpoints.front().address().to_string(),
-                          resolved.endpoints.front().port(), connect_ec.message());
+  const auto order = interleave_families(resolved.endpoints);
+  if (auto failure = co_await connect_first(socket, order)) {
+    co_return fmt::format("connect to {} failed: {}", host, *failure);
+  }
+  std::error_code ec;
+  if (const auto peer = socket.remote_endpoint(ec); !ec && peer != order.front()) {
+    spdlog::debug("connect to {}: {} did not connect first; {} did (happy eyeballs)", host,
+                  endpoint_text(order.front()), endpoint_text(peer));
   }
   co_return std::nullopt;
 }

@@ -11,6 +11,7 @@
 #include <asio/ssl/context.hpp>
 #include <asio/thread_pool.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -37,6 +38,22 @@ asio::awaitable<ResolvedUpstream> resolve_upstream(const std::string& host, std:
 // listener refuses such upstreams (the proxy's own resolver points the name at the proxy).
 bool reaches_listener(const asio::ip::tcp::endpoint& candidate, const asio::ip::tcp::endpoint& listener);
 
+// The order in which connect_tcp tries a name's addresses (RFC 8305 section 4): the two families
+// alternate, starting with the family of the first address (the resolver's preference), each
+// family keeping its own order; duplicates are dropped. {a1 a2 b1} -> {a1 b1 a2}.
+std::vector<asio::ip::tcp::endpoint> interleave_families(const std::vector<asio::ip::tcp::endpoint>& endpoints);
+
+// Happy eyeballs (RFC 8305 section 5): tries `endpoints` in order, starting the next attempt when
+// the current one has not connected within `stagger` or as soon as it fails (a refusal moves on
+// at once); earlier attempts keep running. The first connection wins and becomes `socket`; the
+// others are closed and awaited before returning (nothing is left running). Returns, for the
+// log, why none connected ("[::1]:443: Connection refused; 10.0.0.5:443: ..."), or nullopt.
+// Never throws for a failed connection; a cancelled caller (a deadline) gets "cancelled".
+inline constexpr std::chrono::milliseconds happy_eyeballs_stagger{250};
+asio::awaitable<std::optional<std::string>> connect_first(asio::ip::tcp::socket& socket,
+                                                          const std::vector<asio::ip::tcp::endpoint>& endpoints,
+                                                          std::chrono::milliseconds stagger = happy_eyeballs_stagger);
+
 // What connect_tcp did.
 struct TcpConnect {
   std::optional<std::string> error;  // for the log and the client's 502; empty when connected
@@ -47,7 +64,8 @@ struct TcpConnect {
 // `overrides` carries an Egress: then the socket is a CONNECT tunnel through the corporate proxy,
 // which resolves the name (or is given UPSTREAM_RESOLVE's address for it), and `refuse` does not
 // apply (no address is known here). `refuse`: an address never to connect to (see
-// reaches_listener).
+// reaches_listener). A name with several addresses is connected happy-eyeballs style
+// (interleave_families, connect_first).
 asio::awaitable<TcpConnect> connect_tcp(asio::ip::tcp::socket& socket, const std::string& host, std::uint16_t port,
                                         const ResolveOverrides& overrides,
                                         std::optional<asio::ip::tcp::endpoint> refuse = std::nullopt);

@@ -6,14 +6,19 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
 #include <asio/read.hpp>
 #include <asio/read_until.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <chrono>
+#include <optional>
 #include <string>
+#include <vector>
 
 using namespace pt;
 using namespace pt::net;
@@ -169,4 +174,184 @@ TEST_CASE("connect_tcp with UPSTREAM_NO_PROXY: the host is reached directly") {
   CHECK_FALSE(outcome.connect.via_proxy);
   CHECK_THAT(*outcome.connect.error, Catch::Contains("cannot resolve registry.invalid"));
   CHECK(fake.request.empty());
+}
+
+// ---- Happy eyeballs: the order of the attempts, and the race itself on loopback.
+
+TEST_CASE("interleave_families: the families alternate, starting with the first address's") {
+  auto ep = [](const char* ip) { return tcp::endpoint(make_address(ip), 443); };
+  using V = std::vector<tcp::endpoint>;
+  CHECK(interleave_families({}).empty());
+  CHECK(interleave_families(V{ep("10.0.0.1"), ep("10.0.0.2"), ep("fd00::1"), ep("fd00::2"), ep("fd00::3")}) ==
+        V{ep("10.0.0.1"), ep("fd00::1"), ep("10.0.0.2"), ep("fd00::2"), ep("fd00::3")});
+  CHECK(interleave_families(V{ep("fd00::1"), ep("fd00::2"), ep("10.0.0.1")}) ==
+        V{ep("fd00::1"), ep("10.0.0.1"), ep("fd00::2")});
+  CHECK(interleave_families(V{ep("10.0.0.1"), ep("10.0.0.2")}) == V{ep("10.0.0.1"), ep("10.0.0.2")});
+  // Duplicates (A records listed twice, the same address from two CNAMEs) are tried once.
+  CHECK(interleave_families(V{ep("::1"), ep("127.0.0.1"), ep("::1"), ep("127.0.0.1")}) == V{ep("::1"), ep("127.0.0.1")});
+  // The same address on another port is another endpoint.
+  CHECK(interleave_families(V{ep("::1"), tcp::endpoint(make_address("::1"), 80)}).size() == 2);
+}
+
+namespace {
+
+// A listener that never completes a handshake: its accept queue (backlog 0) is full with one
+// connection never accepted, so Linux drops further SYNs, as a firewall dropping packets would.
+struct BlackHole {
+  explicit BlackHole(asio::io_context& io, const char* ip = "127.0.0.1")
+      : acceptor(io), filler(io) {
+    const tcp::endpoint at(make_address(ip), 0);
+    acceptor.open(at.protocol());
+    acceptor.bind(at);
+    acceptor.listen(0);
+    filler.connect(acceptor.local_endpoint());
+  }
+  tcp::endpoint endpoint() const { return acceptor.local_endpoint(); }
+  tcp::acceptor acceptor;
+  tcp::socket filler;
+};
+
+// An address where nothing listens: connecting is refused at once.
+tcp::endpoint refused_endpoint(asio::io_context& io, const char* ip = "127.0.0.1") {
+  tcp::acceptor probe(io, {make_address(ip), 0});
+  return probe.local_endpoint();  // closed on return
+}
+
+struct RaceOutcome {
+  std::optional<std::string> error;
+  std::optional<tcp::endpoint> peer;
+  std::chrono::milliseconds took{0};
+};
+
+RaceOutcome race_to(asio::io_context& io, const std::vector<tcp::endpoint>& endpoints, std::chrono::milliseconds stagger,
+                    std::chrono::milliseconds give_up = std::chrono::seconds(10)) {
+  RaceOutcome outcome;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        using namespace asio::experimental::awaitable_operators;
+        tcp::socket socket(io);
+        asio::steady_timer limit(io, give_up);
+        const auto start = std::chrono::steady_clock::now();
+        auto result = co_await (connect_first(socket, endpoints, stagger) || limit.async_wait(nothrow_awaitable));
+        outcome.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        if (result.index() == 1) {
+          outcome.error = "gave up";
+          co_return;
+        }
+        outcome.error = std::get<0>(result);
+        std::error_code ec;
+        if (!outcome.error) outcome.peer = socket.remote_endpoint(ec);
+      },
+      asio::detached);
+  io.run();  // returns only when nothing is left running: no attempt outlives connect_first
+  return outcome;
+}
+
+bool have_ipv6_loopback() {
+  asio::io_context io;
+  std::error_code ec;
+  tcp::acceptor probe(io);
+  probe.open(tcp::v6(), ec);
+  if (!ec) probe.bind({make_address("::1"), 0}, ec);
+  return !ec;
+}
+
+}  // namespace
+
+TEST_CASE("connect_first: a silent first address, the next one connects after the stagger") {
+  asio::io_context io;
+  BlackHole hole(io);
+  tcp::acceptor live(io, {make_address("127.0.0.1"), 0});
+  const auto outcome = race_to(io, {hole.endpoint(), live.local_endpoint()}, std::chrono::milliseconds(100));
+  CHECK_FALSE(outcome.error);
+  CHECK(outcome.peer == live.local_endpoint());
+  CHECK(outcome.took >= std::chrono::milliseconds(90));
+  CHECK(outcome.took < std::chrono::milliseconds(1000));  // far from the 1 s SYN retransmit, let alone a timeout
+}
+
+TEST_CASE("connect_first: a refused address moves on at once, without waiting for the stagger") {
+  asio::io_context io;
+  tcp::acceptor live(io, {make_address("127.0.0.1"), 0});
+  const auto outcome =
+      race_to(io, {refused_endpoint(io), refused_endpoint(io), live.local_endpoint()}, std::chrono::seconds(5));
+  CHECK_FALSE(outcome.error);
+  CHECK(outcome.peer == live.local_endpoint());
+  CHECK(outcome.took < std::chrono::milliseconds(1000));
+}
+
+TEST_CASE("connect_first: a slow attempt is not abandoned when a later one fails") {
+  // silent, refused: after the stagger the second attempt fails at once, the first keeps going;
+  // nothing connects, so the race ends when the caller gives up, with nothing left running.
+  asio::io_context io;
+  BlackHole hole(io);
+  const auto outcome = race_to(io, {hole.endpoint(), refused_endpoint(io)}, std::chrono::milliseconds(50),
+                               std::chrono::milliseconds(300));
+  CHECK(outcome.error == "gave up");
+  CHECK(outcome.took >= std::chrono::milliseconds(290));
+  CHECK(outcome.took < std::chrono::milliseconds(1000));
+}
+
+TEST_CASE("connect_first: when every address fails, the error names each") {
+  asio::io_context io;
+  const auto a = refused_endpoint(io);
+  const auto b = refused_endpoint(io);
+  const auto outcome = race_to(io, {a, b}, std::chrono::milliseconds(250));
+  REQUIRE(outcome.error);
+  CHECK_THAT(*outcome.error, Catch::Contains(fmt::format("127.0.0.1:{}: Connection refused", a.port())));
+  CHECK_THAT(*outcome.error, Catch::Contains(fmt::format("127.0.0.1:{}: Connection refused", b.port())));
+  CHECK(outcome.took < std::chrono::milliseconds(1000));
+  asio::io_context other;
+  CHECK(race_to(other, {}, std::chrono::milliseconds(250)).error == "no addresses");
+}
+
+TEST_CASE("connect_first: dead IPv4 and live IPv6, and the other way round") {
+  if (!have_ipv6_loopback()) {
+    WARN("no IPv6 loopback: skipped");
+    return;
+  }
+  {
+    asio::io_context io;
+    BlackHole hole(io, "127.0.0.1");
+    tcp::acceptor live(io, {make_address("::1"), 0});
+    const auto outcome = race_to(io, interleave_families({hole.endpoint(), live.local_endpoint()}),
+                                 std::chrono::milliseconds(100));
+    CHECK_FALSE(outcome.error);
+    CHECK(outcome.peer == live.local_endpoint());
+  }
+  {
+    asio::io_context io;
+    BlackHole hole(io, "::1");
+    tcp::acceptor live(io, {make_address("127.0.0.1"), 0});
+    const auto outcome = race_to(io, interleave_families({hole.endpoint(), live.local_endpoint()}),
+                                 std::chrono::milliseconds(100));
+    CHECK_FALSE(outcome.error);
+    CHECK(outcome.peer == live.local_endpoint());
+    CHECK(outcome.took < std::chrono::milliseconds(1000));
+  }
+}
+
+TEST_CASE("connect_tcp: a name overridden to an IPv6 literal") {
+  if (!have_ipv6_loopback()) {
+    WARN("no IPv6 loopback: skipped");
+    return;
+  }
+  asio::io_context io;
+  tcp::acceptor live(io, {make_address("::1"), 0});
+  const ResolveOverrides overrides(fmt::format("registry.test=[::1]:{}", live.local_endpoint().port()));
+  std::optional<std::string> error = "not run";
+  tcp::endpoint peer;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        tcp::socket socket(io);
+        auto connected = co_await connect_tcp(socket, "registry.test", 443, overrides);
+        error = connected.error;
+        std::error_code ec;
+        if (!error) peer = socket.remote_endpoint(ec);
+      },
+      asio::detached);
+  io.run();
+  CHECK_FALSE(error);
+  CHECK(peer == live.local_endpoint());
 }
