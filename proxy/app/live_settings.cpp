@@ -2,10 +2,10 @@
 
 #include "auth/auth_registries.hpp"
 #include "common/ascii.hpp"
+#include "common/awaitable.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -23,8 +23,6 @@
 
 namespace pt::app {
 namespace {
-
-constexpr auto nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -143,7 +141,7 @@ void LiveSettings::start(const asio::any_io_executor& executor, std::chrono::mil
 
 asio::awaitable<void> LiveSettings::watch_signal() {
   for (;;) {
-    auto [ec, number] = co_await signals_->async_wait(nothrow);
+    auto [ec, number] = co_await signals_->async_wait(nothrow_awaitable);
     if (ec) co_return;  // stopped
     reload("SIGHUP", true);
   }
@@ -153,7 +151,7 @@ asio::awaitable<void> LiveSettings::watch_file(std::chrono::milliseconds poll) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
     timer.expires_after(poll);
-    auto [ec] = co_await timer.async_wait(nothrow);
+    auto [ec] = co_await timer.async_wait(nothrow_awaitable);
     if (ec) co_return;
     FileStamp now;
     std::filesystem::path path;

@@ -20,7 +20,7 @@ const std::vector<std::string> kKnown = {
     "CACHE_MAX_SIZE",  "VERIFY_SSL",           "MIRROR_LISTEN",           "MIRROR_TLS_CERT",
     "MIRROR_TLS_KEY",  "HEADER_TIMEOUT",       "CLIENT_IDLE_TIMEOUT",     "ENABLE_MANIFEST_CACHE",
     "CONFIG_FILE",     "MANIFEST_CACHE_PRIMARY_REGEX", "MANIFEST_CACHE_SECONDARY_REGEX",
-    "MANIFEST_CACHE_DEFAULT_TIME", "THREADS"};
+    "MANIFEST_CACHE_DEFAULT_TIME", "THREADS", "UPSTREAM_NO_PROXY"};
 
 std::map<std::string, std::string> values(const ConfigFileResult& r) {
   std::map<std::string, std::string> out;
@@ -56,6 +56,7 @@ cache-max-size: 10g
 --listen: 127.0.0.1:3129
 auth_registries_delimiter: ","
 AUTH_REGISTRIES: ["quay.io:u:p", "ghcr.io:v:q"]
+UPSTREAM_NO_PROXY: ["*.corp.example", 10.0.0.0/8]
 )");
   REQUIRE(r.error.empty());
   const auto v = values(r);
@@ -63,6 +64,7 @@ AUTH_REGISTRIES: ["quay.io:u:p", "ghcr.io:v:q"]
   CHECK(v.at("CACHE_MAX_SIZE") == "10g");
   CHECK(v.at("LISTEN") == "127.0.0.1:3129");
   CHECK(v.at("AUTH_REGISTRIES") == "quay.io:u:p,ghcr.io:v:q");
+  CHECK(v.at("UPSTREAM_NO_PROXY") == "*.corp.example 10.0.0.0/8");
   for (const auto& s : r.settings) {
     if (s.name == "CACHE_MAX_SIZE") CHECK(s.key == "cache-max-size");
   }
