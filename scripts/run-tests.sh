@@ -7,10 +7,14 @@
 #   then the same suite against an AddressSanitizer/UndefinedBehaviorSanitizer build in build-asan/
 #   (any sanitizer report, leaks included, fails the run), and a short fuzzing smoke of every
 #   libFuzzer target (scripts/fuzz.sh, clang, build-fuzz/). docs/fuzzing.md explains both.
+#   Tests labelled "once" run in the first suite only, not under the sanitizers (they test no code
+#   of the build under test: test_container_image builds and runs docker/Dockerfile's image).
 #
-# Extra arguments go to ctest (for the normal and the sanitizer suite), e.g.:
+# Extra arguments go to ctest (for the normal and the sanitizer suite; the sanitizer suite adds
+# -LE once, and ctest excludes only tests matching every -LE given), e.g.:
 #   scripts/run-tests.sh -L unit                        # unit tests only
 #   scripts/run-tests.sh -L integration                 # integration tests only
+#   scripts/run-tests.sh -LE once                       # all but the container image build
 #   SANITIZE=0 FUZZ=0 scripts/run-tests.sh -R test_tunnel -V   # one test, verbose, quickly
 # Environment:
 #   SKIP_DEPS=1            do not run install-deps.sh (deps already there, or not root)
@@ -92,7 +96,8 @@ if [ "${SANITIZE:-1}" != 0 ]; then
     mkdir -p "$reports"
     export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:check_initialization_order=1:strict_init_order=1:detect_odr_violation=2:log_path=$reports/asan"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$reports/ubsan"
-    ctest --test-dir "$SANITIZE_BUILD_DIR" --output-on-failure --parallel "$jobs" "$@" ||
+    # -LE once: tests that check no code of this build (the container image) ran above already.
+    ctest --test-dir "$SANITIZE_BUILD_DIR" --output-on-failure --parallel "$jobs" -LE once "$@" ||
       failures+=("sanitizer tests")
     unset ASAN_OPTIONS UBSAN_OPTIONS
     mapfile -t found < <(find "$reports" -type f | sort)
