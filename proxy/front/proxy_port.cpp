@@ -154,7 +154,7 @@ private:
 
   asio::awaitable<void> tunnel(const std::string& host, std::uint16_t port) {
     const auto started = std::chrono::steady_clock::now();
-    registry::AccessRecord record{.session = id_, .client = client_, .host = fmt::format("{}:{}", host, port),
+    registry::AccessRecord record{.session = id_, .client = client_, .host = format_authority(host, port),
                         .method = "CONNECT", .path = "-", .cache = registry::CacheStatus::tunnel};
     tcp::socket server(socket_.get_executor());
     deadline_.expires_after(deps_.registry.settings.connect_timeout);

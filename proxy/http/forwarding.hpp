@@ -1,6 +1,7 @@
 #pragma once
 // Pure rules for relaying a request upstream and its response back (RFC 9110/9112 hop-by-hop
 // handling and framing), kept apart from the I/O so they can be tested on their own.
+#include "common/host_port.hpp"
 #include "proxy/http/message.hpp"
 
 #include <optional>
@@ -34,7 +35,10 @@ bool is_idempotent(std::string_view method);
 struct Origin {
   std::string host;
   std::uint16_t port = 443;
-  std::string authority() const { return port == 443 ? host : host + ":" + std::to_string(port); }
+  // For Host headers and logs: "[v6]:port" brackets an IPv6 literal.
+  std::string authority() const {
+    return format_authority(host, port == 443 ? std::nullopt : std::optional<std::uint16_t>(port));
+  }
 };
 
 bool is_redirect(int status);

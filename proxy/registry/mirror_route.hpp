@@ -9,6 +9,8 @@
 //      docker/skopeo clients can express, and what the docker-socket mode rewrites pulls to),
 //   3. MIRROR_UPSTREAM (default Docker Hub).
 // Docker Hub names without '/' get "library/". "/v2/" itself is answered by the mirror.
+#include "common/host_port.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,7 +22,9 @@ struct MirrorRegistry {
   std::string host;  // normalised; Docker Hub is always "registry-1.docker.io"
   std::uint16_t port = 443;
 
-  std::string authority() const { return port == 443 ? host : host + ":" + std::to_string(port); }
+  std::string authority() const {
+    return format_authority(host, port == 443 ? std::nullopt : std::optional<std::uint16_t>(port));
+  }
   bool is_docker_hub() const { return host == "registry-1.docker.io" && port == 443; }
   bool operator==(const MirrorRegistry&) const = default;
 };

@@ -14,6 +14,7 @@
 #include "proxy/registry/body_source.hpp"
 #include "proxy/registry/dependencies.hpp"
 #include "common/deadline.hpp"
+#include "common/host_port.hpp"
 #include "proxy/http/forwarding.hpp"
 #include "proxy/http/codec.hpp"
 #include "proxy/http/read_buffer.hpp"
@@ -38,7 +39,9 @@ struct SessionInfo {
   std::uint16_t port = 443;
   // SNI listener: its own address. An upstream name resolving there is a DNS-hijack loop.
   std::optional<asio::ip::tcp::endpoint> own_listener;
-  std::string authority() const { return port == 443 ? host : host + ":" + std::to_string(port); }
+  std::string authority() const {
+    return format_authority(host, port == 443 ? std::nullopt : std::optional<std::uint16_t>(port));
+  }
 };
 
 // Where one request goes: the connection's registry, or on the mirror port the registry the
