@@ -70,15 +70,6 @@ bool is_upstream_failure(const UpstreamAnswer& answer) noexcept {
   return !answer.reachable || answer.status == 429 || (answer.status >= 500 && answer.status < 600);
 }
 
-RevalidationOutcome on_revalidation(const UpstreamAnswer& answer, std::string_view cached_digest) {
-  if (is_upstream_failure(answer)) return {CacheAction::serve_cached, CacheStatus::stale};
-  if (answer.status == 200 && answer.docker_content_digest &&
-      *answer.docker_content_digest == cached_digest) {
-    return {CacheAction::serve_cached, CacheStatus::revalidated};
-  }
-  return {CacheAction::fill, CacheStatus::miss};
-}
-
 TagRevalidation on_tag_revalidation(const UpstreamAnswer& answer, const TagRecord& record) {
   if (is_upstream_failure(answer)) return TagRevalidation::failed;
   if (answer.status != 200) return TagRevalidation::relay;

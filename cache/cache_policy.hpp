@@ -29,7 +29,7 @@ enum class CacheAction {
 CacheAction decide(const RegistryRequest& request, std::optional<Timestamp> cached_fresh_until,
                    Timestamp now);
 
-// The status reported when `action` completes as planned (revalidate: see on_revalidation).
+// The status reported when `action` completes as planned (revalidate: see on_tag_revalidation).
 CacheStatus planned_status(CacheAction action) noexcept;
 
 // What upstream said to a revalidation HEAD or a re-fetch.
@@ -42,16 +42,6 @@ struct UpstreamAnswer {
 // True when upstream's failure should be hidden behind the stored copy (stale-if-error):
 // unreachable, 429 (rate limited) or any 5xx, as rpardini's proxy_cache_use_stale.
 bool is_upstream_failure(const UpstreamAnswer& answer) noexcept;
-
-struct RevalidationOutcome {
-  CacheAction action;  // serve_cached or fill
-  CacheStatus status;  // REVALIDATED, STALE or MISS
-};
-
-// Same digest: serve the stored copy and extend its freshness (REVALIDATED). Upstream failing:
-// serve the stored copy (STALE). Anything else (a new digest, no digest, 401, 404): fetch anew
-// (MISS); for a HEAD request the proxy simply relays upstream's answer.
-RevalidationOutcome on_revalidation(const UpstreamAnswer& answer, std::string_view cached_digest);
 
 // Only complete 200 responses are stored (206 is a fragment, everything else is not content).
 // Cache-Control is otherwise ignored, as rpardini does: registries and the CDNs they redirect

@@ -168,10 +168,6 @@ std::error_code CacheStore::add_alias(const IndexEntry& entry) {
   return change.error;
 }
 
-std::error_code CacheStore::refresh(std::string_view key, Timestamp fresh_until) {
-  return index_->set_fresh_until(key, fresh_until);
-}
-
 std::error_code CacheStore::record_tag_variant(std::string_view key, TagVariant variant, Timestamp fresh_until,
                                                bool moved, std::optional<Digest> head_digest) {
   return index_->update_tag(key, [&](std::optional<TagRecord>& record) {

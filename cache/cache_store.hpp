@@ -114,8 +114,6 @@ public:
   // Indexes another key for content already stored (e.g. a tag's manifest also under its digest).
   std::error_code add_alias(const IndexEntry& entry);
 
-  // A tag revalidated upstream (same digest): fresh again until `fresh_until`.
-  std::error_code refresh(std::string_view key, Timestamp fresh_until);
 
   // Drops a file found corrupt (and every entry using it).
   void drop_corrupt(const Digest& digest);

@@ -335,16 +335,6 @@ std::error_code Index::touch(const IndexEntry& entry, Timestamp now) {
   return error;
 }
 
-std::error_code Index::set_fresh_until(std::string_view key, Timestamp fresh_until) {
-  std::lock_guard lock(write_mutex_);
-  auto entry = read_entry(key);
-  if (!entry) return std::make_error_code(std::errc::no_such_file_or_directory);
-  entry->fresh_until = fresh_until;
-  auto error = to_error(db_->Put(rocksdb::WriteOptions(), cf_->entries(), slice(key), encode_entry(*entry)));
-  memo_.forget(key);
-  return error;
-}
-
 IndexChange Index::remove(std::string_view key) {
   std::lock_guard lock(write_mutex_);
   IndexChange change;

@@ -105,8 +105,6 @@ public:
   // Records a read of the entry's file at `now`; a no-op (no read, no write) unless access_due.
   std::error_code touch(const IndexEntry& entry, Timestamp now);
 
-  // For a revalidated tag: the same content stays, its freshness window restarts.
-  std::error_code set_fresh_until(std::string_view key, Timestamp fresh_until);
 
   IndexChange remove(std::string_view key);
 

@@ -33,6 +33,11 @@ public:
   bool accepts(std::string_view media_type) const;
   // True when the client accepts some index type (what it would get from the registry first).
   bool accepts_index() const { return accepts(kOciIndex) || accepts(kDockerManifestList); }
+  // True when it accepts every index and manifest type: what such a client gets for a tag is
+  // what the tag is (TagRecord::head_digest).
+  bool accepts_every_manifest_type() const {
+    return accepts(kOciIndex) && accepts(kDockerManifestList) && accepts(kOciManifest) && accepts(kDockerManifest);
+  }
 
 private:
   std::vector<std::string> types_;  // lower-case; may hold "*/*" and "type/*"

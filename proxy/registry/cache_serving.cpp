@@ -118,10 +118,10 @@ asio::awaitable<bool> Session::serve_cacheable(AccessRecord& record, const cache
   }
 }
 
-asio::awaitable<cache::UpstreamAnswer> Session::revalidate(AccessRecord& record, std::optional<std::string> accept) {
+asio::awaitable<cache::UpstreamAnswer> Session::revalidate(AccessRecord& record) {
   http::RequestHead head = http::upstream_request(parser_.request(), injected_authorization());
   head.method = "HEAD";
-  if (accept) head.headers.set("Accept", *accept);
+  head.headers.set("Accept", cache::revalidation_accept());
   http::Parser response(http::Parser::Kind::response, {.max_head_bytes = settings_.max_header_bytes});
   const auto outcome = co_await exchange(head, false, response);
   if (!outcome.ok) {
@@ -245,7 +245,7 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   if (tag) {
     // Stored under its digest (which also answers pulls by digest), then named by the tag's record.
     const auto digest = writer.fill().digest();
-    const std::string registry = cache::registry_authority(route_.registry.host, route_.registry.port);
+    const std::string registry = cache_registry();
     const auto fresh_until = deps_.manifest_policy.fresh_until(classified.reference, now);
     auto commit = [&store, &writer, &registry, &classified, &fill_response, tag, digest, now, fresh_until] {
       if (!digest) return make_error_code(cache::CacheErrc::fill_failed);

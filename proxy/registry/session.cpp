@@ -93,7 +93,7 @@ asio::awaitable<bool> Session::serve(AccessRecord& record) {
                              "pullthrough: pushing through this proxy is disabled (ALLOW_PUSH=false)\n", false);
   }
   if (deps_.cache && request.framing == http::BodyFraming::none) {
-    const auto key = cache::cache_key(classified, cache::registry_authority(route_.registry.host, route_.registry.port));
+    const auto key = cache::cache_key(classified, cache_registry());
     if (key) co_return co_await serve_cacheable(record, classified, *key);
   }
   record.cache = CacheStatus::bypass;
@@ -105,6 +105,10 @@ std::optional<std::string> Session::injected_authorization() const {
   if (verifies_access()) return std::nullopt;
   return auth::authorization_to_inject(deps_.credentials, route_.registry.host, route_.registry.port,
                                        parser_.request().headers.contains("Authorization"));
+}
+
+std::string Session::cache_registry() const {
+  return cache::registry_authority(route_.registry.host, route_.registry.port);
 }
 
 std::string Session::client_accept() const {

@@ -142,8 +142,11 @@ private:
                                           std::string why);
   asio::awaitable<bool> serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,
                                         const std::string& key, std::shared_ptr<cache::Fill> fill);
-  // A HEAD for the request upstream; `accept` replaces the client's Accept when given.
-  asio::awaitable<cache::UpstreamAnswer> revalidate(AccessRecord& record, std::optional<std::string> accept = std::nullopt);
+  // A HEAD for the tag upstream asking for every manifest type (revalidation_accept()), so its
+  // digest is the tag's identity whichever client caused it.
+  asio::awaitable<cache::UpstreamAnswer> revalidate(AccessRecord& record);
+  // The <registry> of the cache keys for this request's registry.
+  std::string cache_registry() const;
   std::optional<std::string> injected_authorization() const;
 
   // CACHE_AUTH_MODE=verify (access_check.cpp): cached content of this registry is served only to

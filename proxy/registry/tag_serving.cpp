@@ -36,11 +36,6 @@ std::optional<std::string> read_whole(const cache::BlobReader& reader) {
   return body;
 }
 
-bool accepts_every_manifest_type(const cache::AcceptedTypes& accepted) {
-  return accepted.accepts(cache::kOciIndex) && accepted.accepts(cache::kDockerManifestList) &&
-         accepted.accepts(cache::kOciManifest) && accepted.accepts(cache::kDockerManifest);
-}
-
 }  // namespace
 
 asio::awaitable<bool> Session::serve_tag(AccessRecord& record, const cache::RegistryRequest& classified,
@@ -73,7 +68,7 @@ asio::awaitable<bool> Session::serve_tag(AccessRecord& record, const cache::Regi
 
   // Stale: one HEAD with every manifest type tells whether the tag is still what we hold, for
   // every variant at once.
-  const auto answer = co_await revalidate(record, cache::revalidation_accept());
+  const auto answer = co_await revalidate(record);
   switch (cache::on_tag_revalidation(answer, *tag)) {
     case cache::TagRevalidation::confirmed: {
       const auto head_digest = *cache::Digest::parse(*answer.docker_content_digest);
@@ -119,8 +114,7 @@ asio::awaitable<Session::Served> Session::serve_variant(AccessRecord& record,
                                                         const cache::TagVariant& variant) {
   auto& store = *deps_.cache;
   const auto now = cache::now_timestamp();
-  const auto key = cache::manifest_key(cache::registry_authority(route_.registry.host, route_.registry.port),
-                                       classified.repository, variant.digest);
+  const auto key = cache::manifest_key(cache_registry(), classified.repository, variant.digest);
   if (classified.is_head) {
     // Answered from the record alone: a storm of HEADs for a tag (ImagePullPolicy: Always) costs
     // no disk access, and the manifest itself need not be stored (containerd and docker fetch it
@@ -142,7 +136,7 @@ asio::awaitable<bool> Session::fill_tag(AccessRecord& record, const cache::Regis
   const auto accept = client_accept();
   // A client that takes every manifest type gets what the tag is: the digest of its answer is the
   // tag's identity, as a revalidation HEAD would report it.
-  tag.identifies_tag = accepts_every_manifest_type(cache::AcceptedTypes::parse(accept));
+  tag.identifies_tag = cache::AcceptedTypes::parse(accept).accepts_every_manifest_type();
   // A HEAD has no body to store, but its answer names the variant.
   if (classified.is_head) co_return co_await forward(record, classified, &tag);
   std::error_code ec;
@@ -190,7 +184,7 @@ asio::awaitable<bool> Session::serve_tag_offline(AccessRecord& record, const cac
                                                  const cache::TagRecord& tag, const cache::AcceptedTypes& accepted,
                                                  std::string why) {
   auto& store = *deps_.cache;
-  const std::string registry = cache::registry_authority(route_.registry.host, route_.registry.port);
+  const std::string registry = cache_registry();
   // A client that takes no index gets the platform manifest the registry would have picked from
   // it, if that manifest is stored (the client that pulled the index pulled it too).
   for (const auto& variant : tag.variants) {

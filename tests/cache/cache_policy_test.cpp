@@ -55,31 +55,6 @@ TEST_CASE("decide") {
   CHECK(planned_status(CacheAction::bypass) == CacheStatus::bypass);
 }
 
-TEST_CASE("on_revalidation") {
-  struct Row {
-    UpstreamAnswer answer;
-    CacheAction action;
-    CacheStatus status;
-  };
-  const std::vector<Row> rows = {
-      {{true, 200, kDigest}, CacheAction::serve_cached, CacheStatus::revalidated},
-      {{true, 200, kOtherDigest}, CacheAction::fill, CacheStatus::miss},
-      {{true, 200, std::nullopt}, CacheAction::fill, CacheStatus::miss},
-      {{true, 404, std::nullopt}, CacheAction::fill, CacheStatus::miss},
-      {{true, 401, std::nullopt}, CacheAction::fill, CacheStatus::miss},
-      {{true, 429, std::nullopt}, CacheAction::serve_cached, CacheStatus::stale},
-      {{true, 500, std::nullopt}, CacheAction::serve_cached, CacheStatus::stale},
-      {{true, 503, kDigest}, CacheAction::serve_cached, CacheStatus::stale},
-      {{false, 0, std::nullopt}, CacheAction::serve_cached, CacheStatus::stale},
-  };
-  for (const auto& row : rows) {
-    INFO(row.answer.reachable << " " << row.answer.status);
-    const auto outcome = on_revalidation(row.answer, kDigest);
-    CHECK(outcome.action == row.action);
-    CHECK(outcome.status == row.status);
-  }
-}
-
 TEST_CASE("CacheStatus names") {
   CHECK(to_string(CacheStatus::hit) == "HIT");
   CHECK(to_string(CacheStatus::miss) == "MISS");

@@ -58,10 +58,6 @@ TEST_CASE("CacheStore serves what a fill committed") {
     CHECK(store->index().total_bytes() == content.size());
     CHECK(store->index().entry_count() == 2);
   }
-  SECTION("refresh restarts the freshness window") {
-    REQUIRE_FALSE(store->refresh("test/r/a:latest", kT0 + 1h));
-    CHECK(store->lookup("test/r/a:latest", kT0)->entry.fresh_until == kT0 + 1h);
-  }
   SECTION("a new version of a tag replaces the old file") {
     const auto newer = make_content(2'000, 9);
     REQUIRE_FALSE(store_content(*store, "test/r/a:latest", newer, kT0 + 5s));
@@ -125,7 +121,7 @@ TEST_CASE("CacheStore answers a hot key from memory until its access must be rec
     CHECK(store->lookup_memoized(key, kT0 + 62s));
   }
   SECTION("a changed entry is seen at once") {
-    REQUIRE_FALSE(store->refresh(key, kT0 + 1h));
+    REQUIRE_FALSE(store_content(*store, key, make_content(1'000, 7), kT0 + 3s, kT0 + 1h));
     CHECK_FALSE(store->lookup_memoized(key, kT0 + 3s));  // forgotten by the write
     CHECK(store->lookup(key, kT0 + 3s)->entry.fresh_until == kT0 + 1h);
     CHECK(store->lookup_memoized(key, kT0 + 3s)->entry.fresh_until == kT0 + 1h);

@@ -77,11 +77,6 @@ TEST_CASE("Index stores, replaces and removes entries") {
     CHECK_FALSE(index->get("blob/r/x"));
     CHECK_FALSE(index->remove("blob/r/x").released_file);  // absent: nothing to do
   }
-  SECTION("set_fresh_until") {
-    REQUIRE_FALSE(index->set_fresh_until("blob/r/x", kT0 + 1h));
-    CHECK(index->get("blob/r/x")->fresh_until == kT0 + 1h);
-    CHECK(index->set_fresh_until("nope", kT0));
-  }
 }
 
 TEST_CASE("Index counts a shared file once") {
@@ -256,10 +251,6 @@ TEST_CASE("Index memo never serves an entry the index no longer holds") {
     CHECK_FALSE(index->get_memoized("tag"));
     CHECK(index->get("tag")->digest == digest_n(2));
     CHECK(index->get_memoized("tag")->digest == digest_n(2));
-  }
-  SECTION("fresh again") {
-    REQUIRE_FALSE(index->set_fresh_until("tag", kT0 + 1h));
-    CHECK(index->get("tag")->fresh_until == kT0 + 1h);
   }
   SECTION("removed") {
     REQUIRE_FALSE(index->remove("tag").error);
