@@ -470,6 +470,12 @@ TEST_CASE("conflicting or ambiguous framing is refused as smuggling") {
         ParseError::smuggling);
   CHECK(request_error("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n") ==
         ParseError::smuggling);
+  // "chunked" then a tab: llhttp would read the body to the connection's end, a next hop as
+  // chunked (found by http_codec_fuzz).
+  CHECK(response_error("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\n0\r\n\r\n") ==
+        ParseError::smuggling);
+  CHECK(request_error("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\t\t\r\n\r\n0\r\n\r\n") !=
+        ParseError::none);
 }
 
 TEST_CASE("whitespace between a field name and its colon is refused") {
