@@ -475,13 +475,7 @@ std::error_code Index::update_tag(std::string_view key,
 }
 
 std::error_code Index::remove_tag(std::string_view key) {
-  if (!cf_->tags()) return std::make_error_code(std::errc::read_only_file_system);
-  std::lock_guard write_lock(write_mutex_);
-  auto error = to_error(db_->Delete(rocksdb::WriteOptions(), cf_->tags(), slice(key)));
-  std::lock_guard lock(tag_memo_mutex_);
-  ++tag_generation_;
-  tag_memo_.erase(std::string(key));
-  return error;
+  return update_tag(key, [](std::optional<TagRecord>& record) { record.reset(); });
 }
 
 void Index::for_each_tag(const std::function<bool(const TagRecord&)>& visit) const {
