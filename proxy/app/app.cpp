@@ -24,6 +24,9 @@
 #include "proxy/ops/access_log.hpp"
 #include "proxy/ops/local_endpoints.hpp"
 #include "proxy/ops/metrics.hpp"
+#include "proxy/registry/mirror_tokens.hpp"
+#include "proxy/registry/upstream_fallbacks.hpp"
+#include "proxy/registry/upstream_health.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/steady_timer.hpp>
@@ -132,6 +135,14 @@ std::unique_ptr<net::Egress> upstream_egress(const Config& c) {
   return std::make_unique<net::Egress>(std::move(*proxy.value), std::move(*direct.value));
 }
 
+// REGISTRY_MIRRORS, said in the log as it will be used.
+registry::UpstreamFallbacks upstream_fallbacks(const Config& c) {
+  auto fallbacks = registry::UpstreamFallbacks::parse(c.registry_mirrors);
+  if (!fallbacks) throw std::invalid_argument("REGISTRY_MIRRORS " + fallbacks.error);
+  for (const auto& line : fallbacks->describe()) spdlog::info("pulls of {} (REGISTRY_MIRRORS)", line);
+  return std::move(*fallbacks.value);
+}
+
 // The ports of this proxy's listeners: a tunnel to one of them on this host would loop.
 std::vector<std::uint16_t> own_ports(const Config& c) {
   std::vector<std::uint16_t> ports;
@@ -166,6 +177,10 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   auto proxy_auth = proxy_authenticator(config);
   const auto cache_auth = cache_auth_modes(config);
   auth::AccessVerdicts verdicts;
+  const auto chains = upstream_fallbacks(config);
+  registry::UpstreamHealth upstream_health;
+  registry::TokenCache upstream_tokens;
+  registry::Fallbacks fallbacks{.chains = chains, .health = upstream_health, .tokens = upstream_tokens};
 
   const auto root_ca = ca::RootCa::load_or_create(config.ca_dir);
   spdlog::info("root CA {} ({}): {}", root_ca.created() ? "created" : "loaded", config.ca_dir.string(),
@@ -198,6 +213,7 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
       .observer = access_log,
       .cache_auth = &cache_auth,
       .verdicts = &verdicts,
+      .fallbacks = &fallbacks,
   };
   ops::Dependencies endpoints_deps{.root_ca = root_ca, .cache = store.get(), .metrics = metrics, .serving = serving,
                                    .blocking = blocking, .admin_token = config.admin_token};

@@ -105,6 +105,9 @@ void bind(Binder& b, Config& c) {
           "Docker Hub's hosts are always included");
   b.value("--upstream-resolve", "UPSTREAM_RESOLVE", c.upstream_resolve,
           "Static name overrides for upstream connections: 'name=addr *.suffix=addr'");
+  b.value("--registry-mirrors", "REGISTRY_MIRRORS", c.registry_mirrors,
+          "Upstreams tried in turn for a registry's pulls, a mirror first: "
+          "'docker.io=mirror.gcr.io,registry-1.docker.io quay.io=harbor.corp/quay-proxy,quay.io'");
   b.value("--upstream-proxy", "UPSTREAM_PROXY", c.upstream_proxy,
           "Corporate HTTP proxy for every upstream connection, 'http://[user:password@]host:port' "
           "(CONNECT; the password is never logged)");

@@ -38,6 +38,7 @@ struct Config {
   std::filesystem::path ca_dir = "/ca";
   std::string registries;        // REGISTRIES, raw; parsed by auth::RegistryMatcher
   std::string upstream_resolve;  // UPSTREAM_RESOLVE, raw; parsed by ResolveOverrides
+  std::string registry_mirrors;  // REGISTRY_MIRRORS, raw; parsed by registry::UpstreamFallbacks
   std::string upstream_proxy;     // UPSTREAM_PROXY: http://[user:password@]host:port (a secret: never logged)
   std::string upstream_no_proxy;  // UPSTREAM_NO_PROXY: hosts, *.suffix, CIDRs reached directly
   std::string upstream_ca_bundle;

@@ -29,6 +29,7 @@ void log_access(const registry::AccessRecord& r) {
         {"path", r.path},       {"status", r.status}, {"bytes", r.bytes}, {"duration_ms", std::round(ms * 10) / 10},
         {"cache", registry::to_string(r.cache)},
     };
+    if (!r.upstream.empty()) fields["upstream"] = r.upstream;
     if (!r.error.empty()) fields["error"] = r.error;
     log_event("request", fields);
     return;
@@ -46,6 +47,7 @@ void log_access(const registry::AccessRecord& r) {
   char duration[48];
   line.append(duration, fmt::format_to_n(duration, sizeof duration, " duration_ms={:.1f}", ms).out);
   append_text_field(line, "cache", registry::to_string(r.cache));
+  if (!r.upstream.empty()) append_text_field(line, "upstream", r.upstream);
   if (!r.error.empty()) append_text_field(line, "error", r.error);
   spdlog::default_logger_raw()->log(spdlog::level::info, spdlog::string_view_t(line));  // no "{}" to format
 }

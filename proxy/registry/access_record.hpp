@@ -40,6 +40,7 @@ struct AccessRecord {
   std::chrono::steady_clock::duration duration{};
   CacheStatus cache = CacheStatus::none;
   cache::RegistryRequest request;  // what the request asked the registry for (kind other: not classified)
+  std::string upstream;            // REGISTRY_MIRRORS: the upstream that answered (empty: the registry, as always)
   std::string error;               // why it failed, when it did
 };
 

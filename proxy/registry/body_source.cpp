@@ -44,6 +44,7 @@ asio::awaitable<std::error_code> FillingBody::verify() {
   if (store_error_) co_return std::error_code{};
   auto ec = writer_.finish();
   if (ec) failure_ = "not cached: " + ec.message();
+  content_mismatch_ = ec == cache::CacheErrc::digest_mismatch;
   co_return ec;
 }
 

@@ -83,6 +83,8 @@ public:
   bool outlives_client() const override { return true; }
   // The disk failed us (ENOSPC...): the bytes were served but cannot be kept, nor verified.
   std::error_code store_error() const { return store_error_; }
+  // The bytes upstream sent do not hash to the digest asked for.
+  bool content_mismatch() const { return content_mismatch_; }
 
 private:
   net::UpstreamConnection& connection_;
@@ -91,6 +93,7 @@ private:
   Deadline::clock::duration idle_;
   cache::FillWriter& writer_;
   std::error_code store_error_;
+  bool content_mismatch_ = false;
 };
 
 // A stored blob file, or a byte range of it. A whole file not yet verified in this process is

@@ -11,6 +11,7 @@
 #include "proxy/registry/body_source.hpp"
 #include "proxy/http/message_io.hpp"
 #include "proxy/registry/session.hpp"
+#include "proxy/registry/upstream_health.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -55,7 +56,7 @@ asio::awaitable<bool> Session::serve_cacheable(AccessRecord& record, const cache
       case Access::denied:
         // The registry's own answer (401 with its challenge, 403, 404) goes to the client, uncached.
         record.cache = CacheStatus::bypass;
-        co_return co_await forward(record, classified);
+        co_return co_await forward(record, classified, nullptr, Upstreams::registry_only);
       case Access::unverifiable:
         record.cache = CacheStatus::bypass;
         co_return co_await reply(record, 503,
@@ -123,7 +124,7 @@ asio::awaitable<cache::UpstreamAnswer> Session::revalidate(AccessRecord& record)
   head.method = "HEAD";
   head.headers.set("Accept", cache::revalidation_accept());
   http::Parser response(http::Parser::Kind::response, {.max_head_bytes = settings_.max_header_bytes});
-  const auto outcome = co_await exchange(head, false, response);
+  const auto outcome = co_await fetch(record, record.request, head, response);
   if (!outcome.ok) {
     record.error = outcome.error;
     co_return cache::UpstreamAnswer{.reachable = false};
@@ -182,7 +183,8 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   const auto& config = settings_;
   const http::RequestHead& request = parser_.request();
   http::Parser response(http::Parser::Kind::response, {.max_head_bytes = config.max_header_bytes});
-  auto outcome = co_await exchange(http::upstream_request(request, injected_authorization()), false, response);
+  const http::RequestHead head = http::upstream_request(request, injected_authorization());
+  auto outcome = co_await fetch(record, classified, head, response);
   // Blobs often live behind a redirect to a CDN or a signed storage URL: follow it here, so the
   // result is cached under the blob and the client never depends on the URL's expiry.
   net::UpstreamConnection redirected(deps_.upstream_tls, deps_.resolve);
@@ -228,6 +230,11 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   const auto delivered = co_await deliver(record, http::serialize(out.head), out.chunked, body);
   if (delivered == Delivered::failed) {
     source->close();
+    if (body.content_mismatch() && answered_ && fill_response.expected_digest) {
+      // The client's retry goes to the next upstream rather than to the same bad copy.
+      deps_.fallbacks->health.served_corrupt(*answered_, fill_response.expected_digest->str(),
+                                             UpstreamHealth::clock::now());
+    }
     co_return false;
   }
   if (!upstream.keep_alive || upstream.framing == http::BodyFraming::until_close) source->close();
@@ -306,7 +313,7 @@ asio::awaitable<net::UpstreamConnection*> Session::follow_redirects(AccessRecord
                                                                    net::UpstreamConnection& redirected) {
   constexpr int max_redirects = 5;
   net::UpstreamConnection* source = &upstream_;
-  http::Origin origin = route_.registry;
+  http::Origin origin = outcome.origin;
   for (int hop = 0; outcome.ok && http::is_redirect(response.response().status); ++hop) {
     const auto location = response.response().headers.get("Location");
     const auto next = location ? http::redirect_target(*location, origin) : std::nullopt;

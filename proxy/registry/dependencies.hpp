@@ -28,6 +28,18 @@ class ResolveOverrides;
 
 namespace pt::registry {
 
+class UpstreamFallbacks;
+class UpstreamHealth;
+class TokenCache;
+
+// REGISTRY_MIRRORS: the chains of upstreams (they change on SIGHUP), what was learnt of their
+// upstreams while pulling, and the Bearer tokens the proxy fetched from them.
+struct Fallbacks {
+  const UpstreamFallbacks& chains;
+  UpstreamHealth& health;
+  TokenCache& tokens;
+};
+
 struct Settings {
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(10);
   std::chrono::milliseconds header_timeout = std::chrono::seconds(30);
@@ -49,6 +61,7 @@ struct Dependencies {
   RequestObserver& observer;                       // the access log and the metrics
   const auth::CacheAuthModes* cache_auth = nullptr;  // CACHE_AUTH_MODE (null: shared)
   auth::AccessVerdicts* verdicts = nullptr;          // remembered verify-mode acceptances
+  Fallbacks* fallbacks = nullptr;                    // null: every registry is its own only upstream
 };
 
 }  // namespace pt::registry

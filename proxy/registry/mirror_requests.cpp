@@ -59,17 +59,14 @@ asio::awaitable<std::optional<bool>> Session::route_mirror_request(AccessRecord&
   co_return std::nullopt;
 }
 
-asio::awaitable<Session::Exchange> Session::exchange_with_token(const http::RequestHead& head,
-                                                                        http::Parser& response) {
-  auto& tokens = mirror_->tokens;
-  const std::string registry = route_.registry.authority();
-  // A request of no repository (none reaches here today) shares the registry-wide token.
-  const std::string& scope = *route_.token_scope;
-  http::RequestHead sent = head;
+asio::awaitable<Session::Exchange> Session::exchange_with_token(const http::Origin& origin, const std::string& scope,
+                                                                TokenCache& tokens, http::RequestHead head,
+                                                                http::Parser& response) {
+  const std::string registry = origin.authority();
   const auto cached = tokens.find(registry, scope, TokenCache::clock::now());
-  if (cached) sent.headers.set("Authorization", "Bearer " + *cached);
+  if (cached) head.headers.set("Authorization", "Bearer " + *cached);
 
-  auto outcome = co_await exchange(upstream_, route_.registry, sent, false, response);
+  auto outcome = co_await exchange(upstream_, origin, head, false, response);
   if (!outcome.ok || response.response().status != 401) co_return outcome;
   std::optional<BearerChallenge> challenge;
   for (const auto& field : response.response().headers) {
@@ -88,16 +85,16 @@ asio::awaitable<Session::Exchange> Session::exchange_with_token(const http::Requ
   if (drained || !response.response().keep_alive) upstream_.close();
 
   // CACHE_AUTH_MODE=verify: anonymous tokens only, so a client is granted no more than it could get itself.
-  const auto fetched = co_await fetch_token(*challenge, route_.registry, deps_, deadline_, !verifies_access());
+  const auto fetched = co_await fetch_token(*challenge, origin, deps_, deadline_, !verifies_access());
   if (!fetched.token) {
-    spdlog::warn("session {}: mirror: no token for {} {}: {}", info_.id, registry, scope, fetched.error);
+    spdlog::warn("session {}: no token for {} {}: {}", info_.id, registry, scope, fetched.error);
     co_return Exchange{.error = "cannot get a token for " + registry + ": " + fetched.error};
   }
   tokens.store(registry, scope, *fetched.token, TokenCache::clock::now());
-  sent.headers.set("Authorization", "Bearer " + fetched.token->token);
+  head.headers.set("Authorization", "Bearer " + fetched.token->token);
   // Whatever the registry says now goes to the client, its challenge included: a client holding
   // its own credentials may still fetch a token from the realm and send it (relayed untouched).
-  co_return co_await exchange(upstream_, route_.registry, sent, false, response);
+  co_return co_await exchange(upstream_, origin, head, false, response);
 }
 
 }  // namespace pt::registry

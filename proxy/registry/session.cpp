@@ -1,5 +1,7 @@
 #include "proxy/registry/session.hpp"
 
+#include "proxy/registry/mirror_context.hpp"
+
 #include "auth/credential_policy.hpp"
 #include "cache/cache_key.hpp"
 #include "proxy/http/forwarding.hpp"
@@ -116,18 +118,27 @@ std::string Session::client_accept() const {
 }
 
 asio::awaitable<bool> Session::forward(AccessRecord& record, const cache::RegistryRequest& classified,
-                                       const TagFill* learn) {
+                                       const TagFill* learn, Upstreams upstreams) {
   const http::RequestHead& request = parser_.request();
   const bool has_body = request.framing != http::BodyFraming::none;
   http::Parser response(http::Parser::Kind::response, {.max_head_bytes = settings_.max_header_bytes});
-  const auto outcome = co_await exchange(http::upstream_request(request, injected_authorization()), has_body, response);
+  const http::RequestHead head = http::upstream_request(request, injected_authorization());
+  Exchange outcome;
+  if (!has_body && upstreams == Upstreams::fallbacks) {
+    outcome = co_await fetch(record, classified, head, response);
+  } else {
+    outcome = co_await exchange(head, has_body, response);
+  }
   if (outcome.ok && learn && classified.is_head) co_await learn_tag_variant(classified, response.response(), *learn);
   if (outcome.ok) co_return co_await relay_response(record, response);
 
   record.error = outcome.error;
-  if (outcome.unreachable && classified.kind == cache::RequestKind::ping && deps_.cache) {
+  const bool has_fallbacks =
+      deps_.fallbacks && deps_.fallbacks->chains.chain_for(route_.registry.host, route_.registry.port);
+  if (outcome.unreachable && classified.kind == cache::RequestKind::ping && (deps_.cache || has_fallbacks)) {
     // Offline: answer the version check ourselves, so the client goes on to ask for manifests and
-    // blobs (which the cache may hold) instead of looking for a token it cannot get.
+    // blobs (which the cache or the registry's REGISTRY_MIRRORS may hold) instead of looking for
+    // a token it cannot get.
     http::Headers headers;
     headers.add("Docker-Distribution-Api-Version", "registry/2.0");
     record.cache = CacheStatus::stale;
@@ -142,7 +153,7 @@ asio::awaitable<Session::Exchange> Session::exchange(const http::RequestHead& he
   // The client's own Authorization (a docker login on the mirror) is relayed untouched; a request
   // with a body (a push) cannot be sent twice.
   if (route_.token_scope && !with_client_body && !parser_.request().headers.contains("Authorization")) {
-    co_return co_await exchange_with_token(head, response);
+    co_return co_await exchange_with_token(route_.registry, *route_.token_scope, mirror_->tokens, head, response);
   }
   // A member, not a temporary: the coroutine keeps a reference to it.
   co_return co_await exchange(upstream_, route_.registry, head, with_client_body, response);
@@ -204,7 +215,7 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
 
     if (status == http::HeadStatus::ok) {
       deps_.observer.upstream_latency(std::chrono::steady_clock::now() - started);
-      co_return Exchange{.ok = true};
+      co_return Exchange{.ok = true, .origin = origin};
     }
     connection.close();
     if (status == http::HeadStatus::closed && may_retry) continue;
@@ -257,7 +268,8 @@ asio::awaitable<Session::Delivered> Session::deliver(AccessRecord& record, std::
   if (co_await body.verify()) {
     // The held-back tail is never sent: the client sees a truncated body, not a wrong one.
     record.error = body.failure();
-    spdlog::error("session {}: {}{}: {}", info_.id, route_.registry.authority(), record.path, record.error);
+    spdlog::error("session {}: {}{}{}: {}", info_.id, route_.registry.authority(), record.path,
+                  record.upstream.empty() ? "" : " (from " + record.upstream + ")", record.error);
     co_return Delivered::failed;
   }
   if (!client_gone && co_await out.release(client_)) client_gone = true;

@@ -13,6 +13,7 @@
 #include "proxy/registry/access_record.hpp"
 #include "proxy/registry/body_source.hpp"
 #include "proxy/registry/dependencies.hpp"
+#include "proxy/registry/upstream_fallbacks.hpp"
 #include "common/deadline.hpp"
 #include "common/host_port.hpp"
 #include "proxy/http/forwarding.hpp"
@@ -31,6 +32,7 @@
 namespace pt::registry {
 
 struct MirrorContext;
+class TokenCache;
 
 struct SessionInfo {
   std::uint64_t id = 0;
@@ -68,6 +70,7 @@ private:
     bool ok = false;           // a response head is in the parser
     bool unreachable = false;  // no TCP connection could be had (not: a rejected certificate)
     std::string error;
+    http::Origin origin;       // who answered (a redirect's Location is relative to it)
   };
 
   // Serves the request whose head the parser holds; false when the connection must close.
@@ -75,9 +78,11 @@ private:
   struct TagFill;
   // Relays the request upstream and the response back, uncached. With `learn`, a 200 answer to a
   // HEAD for a tag becomes a variant of its record (containerd and docker ask for tags only by
-  // HEAD, then fetch the manifest by digest).
+  // HEAD, then fetch the manifest by digest). A pull goes to the registry's REGISTRY_MIRRORS
+  // upstreams, unless `upstreams` says the registry's own answer is wanted.
+  enum class Upstreams { fallbacks, registry_only };
   asio::awaitable<bool> forward(AccessRecord& record, const cache::RegistryRequest& classified,
-                                const TagFill* learn = nullptr);
+                                const TagFill* learn = nullptr, Upstreams upstreams = Upstreams::fallbacks);
   // Every Accept field of the request as one list: docker, podman and skopeo send one field per type.
   std::string client_accept() const;
   // Sends `head` to `origin` over `connection` (opened or reopened as needed), with the client's
@@ -88,6 +93,15 @@ private:
   // The same, to the registry. In mirror mode, also answers the registry's Bearer challenge with a
   // token the proxy fetches itself (mirror_requests.cpp).
   asio::awaitable<Exchange> exchange(const http::RequestHead& head, bool with_client_body, http::Parser& response);
+  // A pull (GET or HEAD of a manifest or blob; `head` as for the registry) sent to the registry's
+  // REGISTRY_MIRRORS upstreams in turn until one has it (upstream_fetch.cpp); any other request,
+  // or a registry without, goes to the registry alone. `record.upstream` names who answered.
+  asio::awaitable<Exchange> fetch(AccessRecord& record, const cache::RegistryRequest& classified,
+                                  const http::RequestHead& head, http::Parser& response);
+  // One upstream of a chain that is not the registry: the client's credentials are the registry's,
+  // so they stay home; the mirror gets its own (AUTH_REGISTRIES) and the proxy's Bearer tokens.
+  asio::awaitable<Exchange> exchange_with_mirror(const Upstream& upstream, const cache::RegistryRequest& classified,
+                                                 const http::RequestHead& head, http::Parser& response);
   // Follows blob redirects (to a CDN or storage bucket) on `redirected`, without the registry's
   // credentials. Returns the connection holding the final response.
   asio::awaitable<net::UpstreamConnection*> follow_redirects(AccessRecord& record, Exchange& outcome,
@@ -159,8 +173,11 @@ private:
   // rewrites its target and Host. nullopt: serve it (route_ is set); a value: it was answered
   // here (keep going?).
   asio::awaitable<std::optional<bool>> route_mirror_request(AccessRecord& record);
-  // Mirror mode: exchange() with the proxy's own Bearer token for the registry.
-  asio::awaitable<Exchange> exchange_with_token(const http::RequestHead& head, http::Parser& response);
+  // exchange() with the proxy's own Bearer token for `origin` and `scope` (a repository), fetched
+  // when it challenges and kept in `tokens`: the mirror port's registries and REGISTRY_MIRRORS
+  // upstreams, whose clients hold no credentials for them.
+  asio::awaitable<Exchange> exchange_with_token(const http::Origin& origin, const std::string& scope, TokenCache& tokens,
+                                                http::RequestHead head, http::Parser& response);
 
   net::ClientStream client_;
   Dependencies& deps_;
@@ -169,6 +186,7 @@ private:
   const SessionInfo info_;
   MirrorContext* mirror_;
   Route route_;  // the request being served's
+  std::optional<Upstream> answered_;  // the REGISTRY_MIRRORS upstream whose answer fetch() returned last
   http::ReadBuffer buffer_;
   http::Parser parser_;
   net::UpstreamConnection upstream_;

@@ -11,6 +11,8 @@ the right Content-Length and Docker-Content-Digest, but:
                    upstream); only for the first --slow-requests GETs when given
   --redirect-to U  blob GETs are answered 307 with Location U + path + a fake
                    signature query (a registry sending blobs to its CDN)
+  --status N       every request but "/v2/" is answered N (a registry failing
+                   with 503, or rate-limiting with 429)
   --fault F        after --fault-after bytes of a blob GET's body: "reset" the
                    connection (TCP RST), or "stall" (send nothing more, hold the
                    connection); only for the first --fault-requests GETs when given
@@ -45,6 +47,7 @@ def main():
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--slow-requests", type=int, default=-1, help="-1: every GET is slow")
     ap.add_argument("--redirect-to", default="")
+    ap.add_argument("--status", type=int, default=0)
     ap.add_argument("--fault", choices=["reset", "stall"], default=None)
     ap.add_argument("--fault-after", type=int, default=65536)
     ap.add_argument("--fault-requests", type=int, default=-1, help="-1: every GET")
@@ -87,6 +90,8 @@ def main():
             path = self.path.split("?", 1)[0]
             if path == "/v2/" or path == "/v2":
                 return self.reply(200, b"{}")
+            if args.status:
+                return self.reply(args.status, b'{"errors":[{"code":"UNAVAILABLE","message":"failing on purpose"}]}')
             parts = path.split("/")
             # /v2/<name...>/blobs/<digest>, under any prefix (a CDN's storage path)
             if len(parts) >= 5 and "v2" in parts and parts[-2] == "blobs" and parts[-1] in blobs:
