@@ -84,3 +84,12 @@ TEST_CASE("log_access rounds the duration to a tenth of a millisecond") {
   CHECK(text.find(" duration_ms=0.0 cache=HIT\n") != std::string::npos);
   CHECK(text.find(" duration_ms=100.0 cache=HIT\n") != std::string::npos);
 }
+
+TEST_CASE("log_access names the REGISTRY_MIRRORS upstream that answered, before the error") {
+  CapturedLog log;
+  auto record = head_hit();
+  record.upstream = "mirror.test:5000/proxy-cache";
+  record.error = "not cached";
+  log_access(record);
+  CHECK(log.text().ends_with(" cache=HIT upstream=mirror.test:5000/proxy-cache error=\"not cached\"\n"));
+}
