@@ -46,12 +46,11 @@ ParseResult<ConnectPolicy::Block> parse_block(std::string_view entry) {
 
 ParseResult<ConnectPolicy> ConnectPolicy::parse(std::string_view text,
                                                 const std::vector<std::uint16_t>& registry_ports) {
-  ConnectPolicy policy;
+  auto rules = std::make_shared<Rules>();
   const auto entries = split_list(text);
   if (entries.empty()) {
-    policy.any_host_ports_.insert(443);
-    policy.any_host_ports_.insert(registry_ports.begin(), registry_ports.end());
-    return ParseResult<ConnectPolicy>::success(std::move(policy));
+    rules->any_host_ports.insert(443);
+    rules->any_host_ports.insert(registry_ports.begin(), registry_ports.end());
   }
   for (const auto entry : entries) {
     auto port_text = entry;
@@ -59,41 +58,58 @@ ParseResult<ConnectPolicy> ConnectPolicy::parse(std::string_view text,
     if (std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       const auto port = parse_port(port_text);
       if (!port) return ParseResult<ConnectPolicy>::failure(fmt::format("'{}': a port must be 1..65535", entry));
-      policy.any_host_ports_.insert(*port);
+      rules->any_host_ports.insert(*port);
       continue;
     }
     if (entry.find('/') != std::string_view::npos) {
       auto block = parse_block(entry);
       if (!block) return ParseResult<ConnectPolicy>::failure(std::move(block.error));
-      policy.blocks_.push_back(std::move(*block.value));
+      rules->blocks.push_back(std::move(*block.value));
       continue;
     }
     auto pattern = parse_host_pattern(entry);
     if (!pattern) return ParseResult<ConnectPolicy>::failure(fmt::format("'{}': {}", entry, pattern.error));
-    policy.hosts_.push_back(std::move(*pattern.value));
+    rules->hosts.push_back(std::move(*pattern.value));
   }
+  ConnectPolicy policy;
+  policy.rules_ = std::move(rules);
   return ParseResult<ConnectPolicy>::success(std::move(policy));
 }
 
+std::shared_ptr<const ConnectPolicy::Rules> ConnectPolicy::snapshot() const {
+  std::lock_guard lock(mutex_);
+  return rules_;
+}
+
+void ConnectPolicy::replace(const ConnectPolicy& other) {
+  auto incoming = other.snapshot();
+  std::lock_guard lock(mutex_);
+  rules_ = std::move(incoming);
+}
+
 bool ConnectPolicy::allows(std::string_view host, std::uint16_t port) const {
-  if (any_host_ports_.contains(port)) return true;
-  if (std::any_of(hosts_.begin(), hosts_.end(), [&](const HostPattern& p) { return p.matches(host, port); })) {
+  const auto rules = snapshot();
+  if (rules->any_host_ports.contains(port)) return true;
+  const auto& hosts = rules->hosts;
+  if (std::any_of(hosts.begin(), hosts.end(), [&](const HostPattern& p) { return p.matches(host, port); })) {
     return true;
   }
-  if (blocks_.empty()) return false;
+  const auto& blocks = rules->blocks;
+  if (blocks.empty()) return false;
   std::error_code not_ip;
   const auto address = asio::ip::make_address(normalize_host(host), not_ip);
   if (not_ip) return false;  // a block matches addresses, never a name (resolving it here would be a race)
-  return std::any_of(blocks_.begin(), blocks_.end(), [&](const Block& block) {
+  return std::any_of(blocks.begin(), blocks.end(), [&](const Block& block) {
     return (!block.port || *block.port == port) && block.addresses.contains(address);
   });
 }
 
 std::vector<std::string> ConnectPolicy::entries() const {
+  const auto rules = snapshot();
   std::vector<std::string> out;
-  for (const auto port : any_host_ports_) out.push_back(fmt::format("*:{}", port));
-  for (const auto& pattern : hosts_) out.push_back(pattern.to_string());
-  for (const auto& block : blocks_) out.push_back(block.text);
+  for (const auto port : rules->any_host_ports) out.push_back(fmt::format("*:{}", port));
+  for (const auto& pattern : rules->hosts) out.push_back(pattern.to_string());
+  for (const auto& block : rules->blocks) out.push_back(block.text);
   return out;
 }
 

@@ -3,6 +3,10 @@
 // CONNECT proxy lets anyone who reaches it use it as a springboard (SSH on port 22, SMTP, internal
 // admin ports), so only what registries need is allowed: port 443, and the ports of the listed
 // registries, unless configured otherwise.
+//
+// The policy may change while the proxy runs (SIGHUP re-reads ALLOWED_CONNECT, and REGISTRIES, whose
+// ports make the default): like RegistryMatcher, it is an immutable snapshot swapped under a mutex,
+// so a check never sees half an update and tunnels already open stay open.
 #include "auth/cidr_list.hpp"
 #include "auth/host_pattern.hpp"
 #include "common/parse_result.hpp"
@@ -10,6 +14,8 @@
 #include <asio/ip/address.hpp>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -27,6 +33,19 @@ public:
   // `registry_ports`.
   static ParseResult<ConnectPolicy> parse(std::string_view text, const std::vector<std::uint16_t>& registry_ports);
 
+  // Allows nothing.
+  ConnectPolicy() = default;
+
+  // A copy holds the same snapshot; assignment is replace().
+  ConnectPolicy(const ConnectPolicy& other) : rules_(other.snapshot()) {}
+  ConnectPolicy& operator=(const ConnectPolicy& other) {
+    if (this != &other) replace(other);
+    return *this;
+  }
+
+  // Every later check uses `other`'s entries.
+  void replace(const ConnectPolicy& other);
+
   // `host` normalised as parse_connect_target returns it.
   bool allows(std::string_view host, std::uint16_t port) const;
 
@@ -40,9 +59,15 @@ public:
   };
 
 private:
-  std::set<std::uint16_t> any_host_ports_;
-  std::vector<HostPattern> hosts_;
-  std::vector<Block> blocks_;
+  struct Rules {
+    std::set<std::uint16_t> any_host_ports;
+    std::vector<HostPattern> hosts;
+    std::vector<Block> blocks;
+  };
+  std::shared_ptr<const Rules> snapshot() const;
+
+  mutable std::mutex mutex_;
+  std::shared_ptr<const Rules> rules_ = std::make_shared<const Rules>();
 };
 
 // Addresses no tunnel may reach, whatever ALLOWED_CONNECT says: link-local (169.254.0.0/16,

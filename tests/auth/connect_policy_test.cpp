@@ -112,3 +112,20 @@ TEST_CASE("IPv6 ways to the metadata services and link-local are forbidden too",
   CHECK_FALSE(is_forbidden_destination(ip("2001:db8::1")));
   CHECK_FALSE(is_forbidden_destination(ip("2606:4700::6810:84e5")));
 }
+
+TEST_CASE("ConnectPolicy::replace: later checks see the new entries, a copy taken before keeps the old",
+          "[connect-policy]") {
+  auto live = *ConnectPolicy::parse("", {5000});
+  const ConnectPolicy before = live;  // shares the snapshot in force
+  live.replace(*ConnectPolicy::parse("", {5000, 6000}));
+  CHECK(live.allows("other.example", 6000));
+  CHECK(live.allows("other.example", 443));
+  CHECK_FALSE(before.allows("other.example", 6000));
+  CHECK(before.allows("other.example", 5000));
+
+  live = *ConnectPolicy::parse("git.example:22 10.0.0.0/8", {});  // assignment replaces too
+  CHECK(live.allows("git.example", 22));
+  CHECK(live.allows("10.1.2.3", 8080));
+  CHECK_FALSE(live.allows("other.example", 443));
+  CHECK(live.entries() == std::vector<std::string>{"git.example:22", "10.0.0.0/8"});
+}
