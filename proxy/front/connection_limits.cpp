@@ -18,12 +18,14 @@ void ConnectionLimits::Ticket::release() {
 }
 
 ConnectionLimits::ConnectionLimits(auth::CidrList allowed, std::size_t max_total, std::size_t max_per_client)
-    : allowed_(std::move(allowed)), max_total_(max_total), max_per_client_(max_per_client) {}
+    : max_total_(max_total),
+      max_per_client_(max_per_client),
+      allowed_(std::make_shared<const auth::CidrList>(std::move(allowed))) {}
 
 ConnectionLimits::Admission ConnectionLimits::admit(const asio::ip::address& client) {
-  if (!allowed_.contains(client)) return {Verdict::client_not_allowed, {}};
   auto key = client.to_string();
   std::lock_guard lock(mutex_);
+  if (!allowed_->contains(client)) return {Verdict::client_not_allowed, {}};
   if (total_ >= max_total_) return {Verdict::too_many_connections, {}};
   auto& mine = per_client_[key];
   if (mine >= max_per_client_) {
@@ -45,6 +47,21 @@ void ConnectionLimits::release(const std::string& client) {
 std::size_t ConnectionLimits::active() const {
   std::lock_guard lock(mutex_);
   return total_;
+}
+
+void ConnectionLimits::replace_allowed(auth::CidrList allowed) {
+  auto incoming = std::make_shared<const auth::CidrList>(std::move(allowed));
+  std::lock_guard lock(mutex_);
+  allowed_ = std::move(incoming);
+}
+
+std::vector<std::string> ConnectionLimits::allowed_entries() const {
+  std::shared_ptr<const auth::CidrList> allowed;
+  {
+    std::lock_guard lock(mutex_);
+    allowed = allowed_;
+  }
+  return allowed->entries();
 }
 
 int ConnectionLimits::status_for(Verdict verdict) {

@@ -2,14 +2,21 @@
 // Who may open a connection to the proxy, and how many: ALLOWED_CLIENTS, MAX_CONNECTIONS and
 // MAX_CONNECTIONS_PER_CLIENT. Checked once per accepted connection, on every listener, before a
 // byte is read; a connection holds its Ticket for its whole life. Thread-safe.
+//
+// ALLOWED_CLIENTS may be replaced while the proxy runs (SIGHUP): connections already admitted keep
+// going, the next accepted one is checked against the new list. The counters live on across the
+// swap (a reload must not forget who holds a place), and so do the limits: MAX_CONNECTIONS and
+// MAX_CONNECTIONS_PER_CLIENT stay as started.
 #include "auth/cidr_list.hpp"
 
 #include <asio/ip/address.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace pt::front {
 
@@ -45,6 +52,11 @@ public:
 
   std::size_t active() const;
 
+  // ALLOWED_CLIENTS from now on; counters and limits are kept.
+  void replace_allowed(auth::CidrList allowed);
+  // The allow list in force, in canonical form (for the log).
+  std::vector<std::string> allowed_entries() const;
+
   // The status code and text to answer a refused HTTP client with (403, 503 or 429).
   static int status_for(Verdict verdict);
   static const char* describe(Verdict verdict);
@@ -52,10 +64,10 @@ public:
 private:
   void release(const std::string& client);
 
-  const auth::CidrList allowed_;
   const std::size_t max_total_;
   const std::size_t max_per_client_;
   mutable std::mutex mutex_;
+  std::shared_ptr<const auth::CidrList> allowed_;  // an immutable snapshot, swapped whole
   std::size_t total_ = 0;
   std::unordered_map<std::string, std::size_t> per_client_;
 };

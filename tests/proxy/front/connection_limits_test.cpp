@@ -54,3 +54,24 @@ TEST_CASE("A moved ticket releases once", "[limits]") {
   }
   CHECK(limits.active() == 0);
 }
+
+TEST_CASE("Replacing ALLOWED_CLIENTS keeps the connections admitted and their counts", "[limits]") {
+  auto limits = make(10, 1);
+  auto held = limits.admit(ip("10.0.0.1"));
+  REQUIRE(held.verdict == Verdict::admitted);
+  CHECK(limits.admit(ip("192.168.1.1")).verdict == Verdict::client_not_allowed);
+
+  limits.replace_allowed(*pt::auth::CidrList::parse("192.168.0.0/16 10.0.0.1").value);
+  CHECK(limits.allowed_entries() == std::vector<std::string>{"192.168.0.0/16", "10.0.0.1/32"});
+  CHECK(limits.admit(ip("192.168.1.1")).verdict == Verdict::admitted);
+  CHECK(limits.admit(ip("10.0.0.2")).verdict == Verdict::client_not_allowed);
+  // The place 10.0.0.1 held before the swap still counts: MAX_CONNECTIONS_PER_CLIENT=1 is reached.
+  CHECK(limits.admit(ip("10.0.0.1")).verdict == Verdict::too_many_from_client);
+  CHECK(limits.active() == 1);
+
+  limits.replace_allowed(*pt::auth::CidrList::parse("192.168.0.0/16").value);
+  CHECK(limits.active() == 1);  // dropped from the list, but its connection goes on
+  held = {};
+  CHECK(limits.active() == 0);
+  CHECK(limits.admit(ip("10.0.0.1")).verdict == Verdict::client_not_allowed);
+}
