@@ -89,18 +89,16 @@ asio::awaitable<void> maintain(cache::CacheStore& store) {
 }
 
 front::ConnectionLimits connection_limits(const Config& c) {
-  auto allowed = auth::CidrList::parse(c.allowed_clients);
-  if (!allowed) throw std::invalid_argument("ALLOWED_CLIENTS: " + allowed.error);
-  if (allowed->empty()) spdlog::warn("ALLOWED_CLIENTS is empty: every client will be refused");
-  spdlog::info("clients allowed from {}", fmt::join(allowed->entries(), " "));
-  return front::ConnectionLimits(std::move(*allowed.value), c.max_connections, c.max_connections_per_client);
+  auto allowed = load_allowed_clients(c);
+  if (allowed.empty()) spdlog::warn("ALLOWED_CLIENTS is empty: every client will be refused");
+  spdlog::info("clients allowed from {}", fmt::join(allowed.entries(), " "));
+  return front::ConnectionLimits(std::move(allowed), c.max_connections, c.max_connections_per_client);
 }
 
 auth::ConnectPolicy connect_policy(const Config& c, const auth::RegistryMatcher& registries) {
-  auto policy = auth::ConnectPolicy::parse(c.allowed_connect, registries.ports());
-  if (!policy) throw std::invalid_argument("ALLOWED_CONNECT: " + policy.error);
-  spdlog::info("tunnels allowed to {}", fmt::join(policy->entries(), " "));
-  return std::move(*policy.value);
+  auto policy = load_connect_policy(c, registries);
+  spdlog::info("tunnels allowed to {}", fmt::join(policy.entries(), " "));
+  return policy;
 }
 
 auth::CacheAuthModes cache_auth_modes(const Config& c) {
@@ -173,7 +171,7 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   net::UpstreamTls upstream_tls(config.verify_ssl, config.upstream_ca_bundle);
   const auto policy = manifest_policy(config);
   auto limits = connection_limits(config);
-  const auto tunnels = connect_policy(config, registries);
+  auto tunnels = connect_policy(config, registries);
   auto proxy_auth = proxy_authenticator(config);
   const auto cache_auth = cache_auth_modes(config);
   auth::AccessVerdicts verdicts;
@@ -228,8 +226,8 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
       .proxy_auth = proxy_auth.get(),
       .connect_policy = &tunnels,
   };
-  // SIGHUP and AUTH_REGISTRIES_FILE changes reload the credentials and REGISTRIES.
-  LiveSettings live(config, std::move(reread), credentials, registries);
+  // SIGHUP and AUTH_REGISTRIES_FILE changes reload the credentials, REGISTRIES and the access lists.
+  LiveSettings live(config, std::move(reread), credentials, registries, {.clients = &limits, .tunnels = &tunnels});
   live.start(blocking.get_executor(), std::chrono::seconds(2));
   front::Server server(listeners, config.threads);
   server.listen(config.listen, "LISTEN", [&listeners](asio::ip::tcp::socket socket, std::uint64_t id) {

@@ -39,6 +39,10 @@ std::string describe(const auth::CredentialStore& credentials) {
   return names.empty() ? "none" : fmt::format("{}", fmt::join(names, " "));
 }
 
+std::string describe(const std::vector<std::string>& entries) {
+  return entries.empty() ? "none" : fmt::format("{}", fmt::join(entries, " "));
+}
+
 }  // namespace
 
 std::vector<auth::Credential> parse_auth_registries_file(std::string_view text, std::string_view entry_delimiter,
@@ -82,6 +86,18 @@ auth::RegistryMatcher load_registries(const Config& config, const auth::Credenti
   return registries;
 }
 
+auth::CidrList load_allowed_clients(const Config& config) {
+  auto allowed = auth::CidrList::parse(config.allowed_clients);
+  if (!allowed) throw std::invalid_argument("ALLOWED_CLIENTS: " + allowed.error);
+  return std::move(*allowed.value);
+}
+
+auth::ConnectPolicy load_connect_policy(const Config& config, const auth::RegistryMatcher& registries) {
+  auto policy = auth::ConnectPolicy::parse(config.allowed_connect, registries.ports());
+  if (!policy) throw std::invalid_argument("ALLOWED_CONNECT: " + policy.error);
+  return std::move(*policy.value);
+}
+
 FileStamp stamp_of(const std::filesystem::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return {};
@@ -93,8 +109,12 @@ FileStamp stamp_of(const std::filesystem::path& path) {
 }
 
 LiveSettings::LiveSettings(Config startup, std::function<ConfigResult()> reread, auth::CredentialStore& credentials,
-                           auth::RegistryMatcher& registries)
-    : config_(std::move(startup)), reread_(std::move(reread)), credentials_(credentials), registries_(registries) {
+                           auth::RegistryMatcher& registries, AccessLists access)
+    : config_(std::move(startup)),
+      reread_(std::move(reread)),
+      credentials_(credentials),
+      registries_(registries),
+      access_(access) {
   if (!config_.auth_registries_file.empty()) file_stamp_ = stamp_of(config_.auth_registries_file);
 }
 
@@ -114,21 +134,67 @@ bool LiveSettings::reload(std::string_view why, bool reread_config) {
     config.auth_registries_file = reread.config->auth_registries_file;
     config.auth_registries_delimiter = reread.config->auth_registries_delimiter;
     config.auth_registry_delimiter = reread.config->auth_registry_delimiter;
+    config.allowed_clients = reread.config->allowed_clients;
+    config.allowed_connect = reread.config->allowed_connect;
+    warn_restart_only(why, *reread.config);
   }
   if (!config.auth_registries_file.empty()) file_stamp_ = stamp_of(config.auth_registries_file);
   try {
+    // Everything is parsed before anything is swapped in: one bad value keeps all the old settings.
     const auto credentials = load_credentials(config);
     const auto registries = load_registries(config, credentials);
+    std::optional<auth::CidrList> clients;
+    if (access_.clients) clients = load_allowed_clients(config);
+    // Also when only the credentials changed: their hosts are registries, whose ports the default
+    // ALLOWED_CONNECT admits.
+    std::optional<auth::ConnectPolicy> tunnels;
+    if (access_.tunnels) tunnels = load_connect_policy(config, registries);
+
     const bool registries_changed = registries.entries() != registries_.entries();
     credentials_.replace(credentials);
     registries_.replace(registries);
+    std::vector<std::string> clients_before;
+    if (clients) {
+      clients_before = access_.clients->allowed_entries();
+      access_.clients->replace_allowed(*clients);
+    }
+    std::vector<std::string> tunnels_before;
+    if (tunnels) {
+      tunnels_before = access_.tunnels->entries();
+      access_.tunnels->replace(*tunnels);
+    }
     config_ = std::move(config);
+
     spdlog::info("reload ({}): credentials for {}", why, describe(credentials));
     if (registries_changed) spdlog::info("reload ({}): intercepting {}", why, fmt::join(registries.entries(), " "));
+    if (clients && clients->entries() != clients_before) {
+      spdlog::info("reload ({}): allowed clients {} (were {})", why, describe(clients->entries()),
+                   describe(clients_before));
+      if (clients->empty()) {
+        spdlog::warn("reload ({}): ALLOWED_CLIENTS is empty: every new client will be refused", why);
+      }
+    }
+    if (tunnels && tunnels->entries() != tunnels_before) {
+      spdlog::info("reload ({}): tunnels allowed to {} (were {})", why, describe(tunnels->entries()),
+                   describe(tunnels_before));
+    }
     return true;
   } catch (const std::exception& e) {
-    spdlog::error("reload ({}): keeping the previous credentials and registries: {}", why, e.what());
+    spdlog::error("reload ({}): keeping the previous settings (credentials, registries, allowed clients and "
+                  "tunnels): {}",
+                  why, e.what());
     return false;
+  }
+}
+
+void LiveSettings::warn_restart_only(std::string_view why, const Config& reread) const {
+  // The counters survive a reload but their limits do not change: lowering one below the
+  // connections already held would need a policy for them (drop? wait?), a restart has one.
+  if (reread.max_connections != config_.max_connections ||
+      reread.max_connections_per_client != config_.max_connections_per_client) {
+    spdlog::warn("reload ({}): MAX_CONNECTIONS and MAX_CONNECTIONS_PER_CLIENT change at the next start; "
+                 "keeping {} and {}",
+                 why, config_.max_connections, config_.max_connections_per_client);
   }
 }
 

@@ -1,15 +1,20 @@
 #pragma once
 // The settings that change while the proxy runs: the credentials (AUTH_REGISTRIES and
-// AUTH_REGISTRIES_FILE) and the intercepted registries (REGISTRIES). They are re-read when
-// AUTH_REGISTRIES_FILE changes on disk and on SIGHUP, which also re-reads the configuration file.
+// AUTH_REGISTRIES_FILE), the intercepted registries (REGISTRIES) and the access lists
+// (ALLOWED_CLIENTS, ALLOWED_CONNECT). They are re-read when AUTH_REGISTRIES_FILE changes on disk and
+// on SIGHUP, which also re-reads the configuration file.
 //
-// Each reload builds new immutable sets and swaps them into the CredentialStore and the
-// RegistryMatcher the sessions hold (see there): a request goes on with the credential it looked up,
-// connections stay open, the next lookup sees the new set. Whatever fails to parse keeps the old
-// settings, and the log says why.
+// Each reload builds new immutable sets and swaps them into the CredentialStore, the RegistryMatcher,
+// the ConnectionLimits and the ConnectPolicy the sessions and listeners hold (see there): a request
+// goes on with the credential it looked up, connections and tunnels stay open, the next lookup,
+// accepted connection or CONNECT sees the new set. A reload is all-or-nothing: whatever fails to
+// parse keeps every previous setting, and the log says why.
+#include "auth/cidr_list.hpp"
+#include "auth/connect_policy.hpp"
 #include "auth/credentials.hpp"
 #include "auth/registry_matcher.hpp"
 #include "proxy/app/config.hpp"
+#include "proxy/front/connection_limits.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -39,6 +44,13 @@ auth::CredentialStore load_credentials(const Config& config);
 // user wants intercepted. Throws std::invalid_argument.
 auth::RegistryMatcher load_registries(const Config& config, const auth::CredentialStore& credentials);
 
+// ALLOWED_CLIENTS. Throws std::invalid_argument naming the setting.
+auth::CidrList load_allowed_clients(const Config& config);
+
+// ALLOWED_CONNECT. Its default (empty) is port 443 plus the ports `registries` names, so it is
+// computed again whenever the registries are. Throws std::invalid_argument naming the setting.
+auth::ConnectPolicy load_connect_policy(const Config& config, const auth::RegistryMatcher& registries);
+
 // What identifies a file's content on disk, through symlinks: a Kubernetes Secret update swaps the
 // `..data` symlink, so the path's inode changes while the old one stays as it was.
 struct FileStamp {
@@ -51,12 +63,18 @@ struct FileStamp {
 };
 FileStamp stamp_of(const std::filesystem::path& path);
 
+// The access lists a reload swaps too; a null member is left alone (tests without listeners).
+struct AccessLists {
+  front::ConnectionLimits* clients = nullptr;  // ALLOWED_CLIENTS (not MAX_CONNECTIONS*: they stay as started)
+  auth::ConnectPolicy* tunnels = nullptr;      // ALLOWED_CONNECT
+};
+
 class LiveSettings {
 public:
   // `reread`: the configuration as the command line, environment and configuration file give it
   // now (parse_command_line again); empty: SIGHUP re-reads only AUTH_REGISTRIES_FILE.
   LiveSettings(Config startup, std::function<ConfigResult()> reread, auth::CredentialStore& credentials,
-               auth::RegistryMatcher& registries);
+               auth::RegistryMatcher& registries, AccessLists access = {});
 
   // Re-reads and swaps in; on failure keeps everything and logs why. `why` goes in the log.
   bool reload(std::string_view why, bool reread_config);
@@ -68,6 +86,8 @@ public:
 private:
   asio::awaitable<void> watch_file(std::chrono::milliseconds poll);
   asio::awaitable<void> watch_signal();
+  // Logs the settings the reread configuration changes that wait for a restart (MAX_CONNECTIONS*).
+  void warn_restart_only(std::string_view why, const Config& reread) const;
 
   std::mutex mutex_;  // one reload at a time (the signal and the file watch may both fire)
   std::optional<asio::signal_set> signals_;
@@ -75,6 +95,7 @@ private:
   std::function<ConfigResult()> reread_;
   auth::CredentialStore& credentials_;
   auth::RegistryMatcher& registries_;
+  AccessLists access_;
   FileStamp file_stamp_;
 };
 

@@ -84,7 +84,7 @@ assert_eq "$PROXY_PID" "$PID0" "the same proxy process (pid $PID0) served before
 
 # ---------------------------------------------------------------- 3. a broken file
 write_auth "registry.test:alice"
-assert_log_line "reload (AUTH_REGISTRIES_FILE changed): keeping the previous credentials and registries" "line 1"
+assert_log_line "reload (AUTH_REGISTRIES_FILE changed): keeping the previous settings" "line 1"
 code=$(pcurl -o /dev/null -w '%{http_code}' "$TAGS_URL")
 assert_eq "$code" 200 "a broken file keeps the previous (good) credentials"
 

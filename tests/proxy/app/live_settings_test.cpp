@@ -143,3 +143,68 @@ TEST_CASE("LiveSettings::reload swaps in a good file and keeps the old set on a 
   CHECK_FALSE(broken_config.reload("SIGHUP", true));
   CHECK(registries.intercepts("ghcr.io", 443));
 }
+
+TEST_CASE("SIGHUP reloads ALLOWED_CLIENTS and ALLOWED_CONNECT, all or nothing") {
+  Config config;
+  config.registries = "registry.test";
+  config.auth_registries = "registry.test:alice:right";
+  config.allowed_clients = "127.0.0.1";
+  auto credentials = load_credentials(config);
+  auto registries = load_registries(config, credentials);
+  front::ConnectionLimits limits(load_allowed_clients(config), 10, 1);
+  auto tunnels = load_connect_policy(config, registries);
+  const auto loopback = asio::ip::make_address("127.0.0.1");
+  const auto other = asio::ip::make_address("127.0.0.2");
+
+  auto held = limits.admit(loopback);  // a connection admitted before the reload
+  REQUIRE(held.verdict == front::ConnectionLimits::Verdict::admitted);
+  CHECK(limits.admit(other).verdict == front::ConnectionLimits::Verdict::client_not_allowed);
+  CHECK_FALSE(tunnels.allows("mirror.test", 5000));
+
+  Config next = config;  // what the configuration file says now
+  LiveSettings live(config, [&] { return ConfigResult{next, "", 0}; }, credentials, registries,
+                    {.clients = &limits, .tunnels = &tunnels});
+
+  next.allowed_clients = "127.0.0.2/32";
+  next.registries = "registry.test mirror.test:5000";  // ALLOWED_CONNECT's default follows REGISTRIES' ports
+  next.max_connections_per_client = 100;               // waits for a restart
+  REQUIRE(live.reload("SIGHUP", true));
+  const auto after = limits.admit(other);
+  CHECK(after.verdict == front::ConnectionLimits::Verdict::admitted);
+  CHECK(limits.admit(loopback).verdict == front::ConnectionLimits::Verdict::client_not_allowed);
+  CHECK(limits.active() == 2);  // the connection admitted before still holds its place
+  CHECK(limits.admit(other).verdict == front::ConnectionLimits::Verdict::too_many_from_client);  // still 1
+  CHECK(tunnels.allows("anything.test", 5000));
+  CHECK(tunnels.allows("anything.test", 443));
+
+  next.allowed_connect = "git.test:22";
+  REQUIRE(live.reload("SIGHUP", true));
+  CHECK(tunnels.allows("git.test", 22));
+  CHECK_FALSE(tunnels.allows("anything.test", 443));
+
+  // One bad value keeps every setting: credentials, registries and both lists.
+  next.auth_registries = "registry.test:alice:new";
+  next.registries = "registry.test ghcr.io";
+  next.allowed_connect = "";
+  next.allowed_clients = "127.0.0.3/8";  // not a network address
+  CHECK_FALSE(live.reload("SIGHUP", true));
+  CHECK(credentials.find("registry.test", 443)->password == "right");
+  CHECK_FALSE(registries.intercepts("ghcr.io", 443));
+  CHECK(limits.allowed_entries() == std::vector<std::string>{"127.0.0.2/32"});
+  CHECK(tunnels.allows("git.test", 22));
+  CHECK_FALSE(tunnels.allows("anything.test", 443));
+
+  next.allowed_clients = "127.0.0.0/8";
+  next.allowed_connect = "70000";  // a bad ALLOWED_CONNECT too
+  CHECK_FALSE(live.reload("SIGHUP", true));
+  CHECK(limits.allowed_entries() == std::vector<std::string>{"127.0.0.2/32"});
+  CHECK(credentials.find("registry.test", 443)->password == "right");
+
+  // The AUTH_REGISTRIES_FILE reload (no configuration re-read) keeps the lists of the last SIGHUP.
+  next.allowed_connect = "";
+  REQUIRE(live.reload("SIGHUP", true));
+  REQUIRE(live.reload("AUTH_REGISTRIES_FILE changed", false));
+  CHECK(limits.allowed_entries() == std::vector<std::string>{"127.0.0.0/8"});
+  CHECK(tunnels.allows("anything.test", 443));
+  CHECK(registries.intercepts("ghcr.io", 443));
+}
