@@ -135,10 +135,9 @@ std::unique_ptr<net::Egress> upstream_egress(const Config& c) {
 
 // REGISTRY_MIRRORS, said in the log as it will be used.
 registry::UpstreamFallbacks upstream_fallbacks(const Config& c) {
-  auto fallbacks = registry::UpstreamFallbacks::parse(c.registry_mirrors);
-  if (!fallbacks) throw std::invalid_argument("REGISTRY_MIRRORS " + fallbacks.error);
-  for (const auto& line : fallbacks->describe()) spdlog::info("pulls of {} (REGISTRY_MIRRORS)", line);
-  return std::move(*fallbacks.value);
+  auto fallbacks = load_registry_mirrors(c);
+  for (const auto& line : fallbacks.describe()) spdlog::info("pulls of {} (REGISTRY_MIRRORS)", line);
+  return fallbacks;
 }
 
 // The ports of this proxy's listeners: a tunnel to one of them on this host would loop.
@@ -175,7 +174,7 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   auto proxy_auth = proxy_authenticator(config);
   const auto cache_auth = cache_auth_modes(config);
   auth::AccessVerdicts verdicts;
-  const auto chains = upstream_fallbacks(config);
+  auto chains = upstream_fallbacks(config);
   registry::UpstreamHealth upstream_health;
   registry::TokenCache upstream_tokens;
   registry::Fallbacks fallbacks{.chains = chains, .health = upstream_health, .tokens = upstream_tokens};
@@ -227,7 +226,7 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
       .connect_policy = &tunnels,
   };
   // SIGHUP and AUTH_REGISTRIES_FILE changes reload the credentials, REGISTRIES and the access lists.
-  LiveSettings live(config, std::move(reread), credentials, registries, {.clients = &limits, .tunnels = &tunnels});
+  LiveSettings live(config, std::move(reread), credentials, registries, {.clients = &limits, .tunnels = &tunnels, .fallbacks = &chains});
   live.start(blocking.get_executor(), std::chrono::seconds(2));
   front::Server server(listeners, config.threads);
   server.listen(config.listen, "LISTEN", [&listeners](asio::ip::tcp::socket socket, std::uint64_t id) {

@@ -124,7 +124,7 @@ RawSettings parse_yaml(std::string_view text) {
 bool takes_list(const std::string& name) {
   static const std::set<std::string> names = {"REGISTRIES",      "AUTH_REGISTRIES", "UPSTREAM_RESOLVE",
                                               "ALLOWED_CLIENTS", "ALLOWED_CONNECT", "RESOLVERS",
-                                              "CACHE_AUTH_MODE", "UPSTREAM_NO_PROXY"};
+                                              "CACHE_AUTH_MODE", "UPSTREAM_NO_PROXY", "REGISTRY_MIRRORS"};
   return names.contains(name);
 }
 

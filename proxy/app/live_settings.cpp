@@ -5,7 +5,6 @@
 #include "common/awaitable.hpp"
 
 #include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -98,6 +97,12 @@ auth::ConnectPolicy load_connect_policy(const Config& config, const auth::Regist
   return std::move(*policy.value);
 }
 
+registry::UpstreamFallbacks load_registry_mirrors(const Config& config) {
+  auto fallbacks = registry::UpstreamFallbacks::parse(config.registry_mirrors);
+  if (!fallbacks) throw std::invalid_argument("REGISTRY_MIRRORS " + fallbacks.error);
+  return std::move(*fallbacks.value);
+}
+
 FileStamp stamp_of(const std::filesystem::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return {};
@@ -109,12 +114,12 @@ FileStamp stamp_of(const std::filesystem::path& path) {
 }
 
 LiveSettings::LiveSettings(Config startup, std::function<ConfigResult()> reread, auth::CredentialStore& credentials,
-                           auth::RegistryMatcher& registries, AccessLists access)
+                           auth::RegistryMatcher& registries, AlsoReloaded also)
     : config_(std::move(startup)),
       reread_(std::move(reread)),
       credentials_(credentials),
       registries_(registries),
-      access_(access) {
+      also_(also) {
   if (!config_.auth_registries_file.empty()) file_stamp_ = stamp_of(config_.auth_registries_file);
 }
 
@@ -136,6 +141,7 @@ bool LiveSettings::reload(std::string_view why, bool reread_config) {
     config.auth_registry_delimiter = reread.config->auth_registry_delimiter;
     config.allowed_clients = reread.config->allowed_clients;
     config.allowed_connect = reread.config->allowed_connect;
+    config.registry_mirrors = reread.config->registry_mirrors;
     warn_restart_only(why, *reread.config);
   }
   if (!config.auth_registries_file.empty()) file_stamp_ = stamp_of(config.auth_registries_file);
@@ -144,24 +150,31 @@ bool LiveSettings::reload(std::string_view why, bool reread_config) {
     const auto credentials = load_credentials(config);
     const auto registries = load_registries(config, credentials);
     std::optional<auth::CidrList> clients;
-    if (access_.clients) clients = load_allowed_clients(config);
+    if (also_.clients) clients = load_allowed_clients(config);
     // Also when only the credentials changed: their hosts are registries, whose ports the default
     // ALLOWED_CONNECT admits.
     std::optional<auth::ConnectPolicy> tunnels;
-    if (access_.tunnels) tunnels = load_connect_policy(config, registries);
+    if (also_.tunnels) tunnels = load_connect_policy(config, registries);
+    std::optional<registry::UpstreamFallbacks> fallbacks;
+    if (also_.fallbacks) fallbacks = load_registry_mirrors(config);
 
     const bool registries_changed = registries.entries() != registries_.entries();
     credentials_.replace(credentials);
     registries_.replace(registries);
     std::vector<std::string> clients_before;
     if (clients) {
-      clients_before = access_.clients->allowed_entries();
-      access_.clients->replace_allowed(*clients);
+      clients_before = also_.clients->allowed_entries();
+      also_.clients->replace_allowed(*clients);
     }
     std::vector<std::string> tunnels_before;
     if (tunnels) {
-      tunnels_before = access_.tunnels->entries();
-      access_.tunnels->replace(*tunnels);
+      tunnels_before = also_.tunnels->entries();
+      also_.tunnels->replace(*tunnels);
+    }
+    std::vector<std::string> chains_before;
+    if (fallbacks) {
+      chains_before = also_.fallbacks->describe();
+      also_.fallbacks->replace(*fallbacks);
     }
     config_ = std::move(config);
 
@@ -178,10 +191,14 @@ bool LiveSettings::reload(std::string_view why, bool reread_config) {
       spdlog::info("reload ({}): tunnels allowed to {} (were {})", why, describe(tunnels->entries()),
                    describe(tunnels_before));
     }
+    if (fallbacks && fallbacks->describe() != chains_before) {
+      const auto chains = fallbacks->describe();
+      spdlog::info("reload ({}): REGISTRY_MIRRORS {}", why, chains.empty() ? "none" : fmt::format("{}", fmt::join(chains, "; ")));
+    }
     return true;
   } catch (const std::exception& e) {
-    spdlog::error("reload ({}): keeping the previous settings (credentials, registries, allowed clients and "
-                  "tunnels): {}",
+    spdlog::error("reload ({}): keeping the previous settings (credentials, registries, mirrors, allowed "
+                  "clients and tunnels): {}",
                   why, e.what());
     return false;
   }
@@ -201,8 +218,23 @@ void LiveSettings::warn_restart_only(std::string_view why, const Config& reread)
 void LiveSettings::start(const asio::any_io_executor& executor, std::chrono::milliseconds poll) {
   // Installed now, before the proxy serves: from here on SIGHUP reloads instead of killing.
   signals_.emplace(executor, SIGHUP);
-  asio::co_spawn(executor, watch_signal(), asio::detached);
-  if (!config_.auth_registries_file.empty()) asio::co_spawn(executor, watch_file(poll), asio::detached);
+  // A watcher that stopped on an exception would leave SIGHUP or the file silently ignored: say so.
+  auto report = [](std::string_view watcher) {
+    return [watcher](std::exception_ptr error) {
+      if (!error) return;
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        spdlog::error("reload: the {} watch stopped: {}", watcher, e.what());
+      } catch (...) {
+        spdlog::error("reload: the {} watch stopped", watcher);
+      }
+    };
+  };
+  asio::co_spawn(executor, watch_signal(), report("SIGHUP"));
+  if (!config_.auth_registries_file.empty()) {
+    asio::co_spawn(executor, watch_file(poll), report("AUTH_REGISTRIES_FILE"));
+  }
 }
 
 asio::awaitable<void> LiveSettings::watch_signal() {

@@ -1,11 +1,11 @@
 #pragma once
 // The settings that change while the proxy runs: the credentials (AUTH_REGISTRIES and
-// AUTH_REGISTRIES_FILE), the intercepted registries (REGISTRIES) and the access lists
-// (ALLOWED_CLIENTS, ALLOWED_CONNECT). They are re-read when AUTH_REGISTRIES_FILE changes on disk and
+// AUTH_REGISTRIES_FILE), the intercepted registries (REGISTRIES), their upstreams
+// (REGISTRY_MIRRORS) and the access lists (ALLOWED_CLIENTS, ALLOWED_CONNECT). They are re-read when AUTH_REGISTRIES_FILE changes on disk and
 // on SIGHUP, which also re-reads the configuration file.
 //
 // Each reload builds new immutable sets and swaps them into the CredentialStore, the RegistryMatcher,
-// the ConnectionLimits and the ConnectPolicy the sessions and listeners hold (see there): a request
+// the UpstreamFallbacks, the ConnectionLimits and the ConnectPolicy the sessions and listeners hold (see there): a request
 // goes on with the credential it looked up, connections and tunnels stay open, the next lookup,
 // accepted connection or CONNECT sees the new set. A reload is all-or-nothing: whatever fails to
 // parse keeps every previous setting, and the log says why.
@@ -15,6 +15,7 @@
 #include "auth/registry_matcher.hpp"
 #include "proxy/app/config.hpp"
 #include "proxy/front/connection_limits.hpp"
+#include "proxy/registry/upstream_fallbacks.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -47,6 +48,9 @@ auth::RegistryMatcher load_registries(const Config& config, const auth::Credenti
 // ALLOWED_CLIENTS. Throws std::invalid_argument naming the setting.
 auth::CidrList load_allowed_clients(const Config& config);
 
+// REGISTRY_MIRRORS. Throws std::invalid_argument naming the setting.
+registry::UpstreamFallbacks load_registry_mirrors(const Config& config);
+
 // ALLOWED_CONNECT. Its default (empty) is port 443 plus the ports `registries` names, so it is
 // computed again whenever the registries are. Throws std::invalid_argument naming the setting.
 auth::ConnectPolicy load_connect_policy(const Config& config, const auth::RegistryMatcher& registries);
@@ -63,10 +67,11 @@ struct FileStamp {
 };
 FileStamp stamp_of(const std::filesystem::path& path);
 
-// The access lists a reload swaps too; a null member is left alone (tests without listeners).
-struct AccessLists {
+// What else a reload swaps; a null member is left alone (tests without listeners or sessions).
+struct AlsoReloaded {
   front::ConnectionLimits* clients = nullptr;  // ALLOWED_CLIENTS (not MAX_CONNECTIONS*: they stay as started)
   auth::ConnectPolicy* tunnels = nullptr;      // ALLOWED_CONNECT
+  registry::UpstreamFallbacks* fallbacks = nullptr;  // REGISTRY_MIRRORS
 };
 
 class LiveSettings {
@@ -74,7 +79,7 @@ public:
   // `reread`: the configuration as the command line, environment and configuration file give it
   // now (parse_command_line again); empty: SIGHUP re-reads only AUTH_REGISTRIES_FILE.
   LiveSettings(Config startup, std::function<ConfigResult()> reread, auth::CredentialStore& credentials,
-               auth::RegistryMatcher& registries, AccessLists access = {});
+               auth::RegistryMatcher& registries, AlsoReloaded also = {});
 
   // Re-reads and swaps in; on failure keeps everything and logs why. `why` goes in the log.
   bool reload(std::string_view why, bool reread_config);
@@ -95,7 +100,7 @@ private:
   std::function<ConfigResult()> reread_;
   auth::CredentialStore& credentials_;
   auth::RegistryMatcher& registries_;
-  AccessLists access_;
+  AlsoReloaded also_;
   FileStamp file_stamp_;
 };
 

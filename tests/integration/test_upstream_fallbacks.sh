@@ -12,7 +12,9 @@
 #      backup, once failed, is tried last for a while (it sees one request, not one per blob);
 #   3. the mirror serves a corrupt blob: the client's transfer is cut, nothing is cached, and the
 #      retry gets the blob from the next upstream, verified and cached;
-#   4. the mirror is down (connection refused): the pull succeeds from the origin.
+#   4. the mirror is down (connection refused): the pull succeeds from the origin;
+#   5. SIGHUP re-reads REGISTRY_MIRRORS from the configuration file: the dead mirror is dropped
+#      and never tried again; a chain that does not parse keeps the one in force.
 # backup.test and the corrupt mirror are fake_blob_registry.py: no real registry answers 503 or
 # flips a byte on demand. Everything else is docker-registry.
 # shellcheck source-path=SCRIPTDIR
@@ -43,7 +45,9 @@ CHAIN="$ORIGIN=mirror.test:$MPORT,backup.test:$BPORT,$ORIGIN"
 # The origin by another name is another registry, with its own chain: a mirror with a prefix.
 ALIAS="alias.registry.test:$RPORT"
 PREFIXED="$ALIAS=mirror.test:$MPORT/proxy-cache,$ALIAS"
-start_proxy "${STD_PROXY_ENV[@]}" "REGISTRIES=registry.test alias.registry.test" "REGISTRY_MIRRORS=$CHAIN $PREFIXED" \
+# In the configuration file, which SIGHUP re-reads (step 5).
+printf 'REGISTRY_MIRRORS: %s %s\n' "$CHAIN" "$PREFIXED" >"$T/config.yaml"
+start_proxy "${STD_PROXY_ENV[@]}" "REGISTRIES=registry.test alias.registry.test" "CONFIG_FILE=$T/config.yaml" \
   "UPSTREAM_RESOLVE=registry.test=$REGISTRY_IP alias.registry.test=$REGISTRY_IP mirror.test=$MIRROR_IP backup.test=$BACKUP_IP" \
   "AUTH_REGISTRIES=mirror.test:$MPORT:bob:mirr0r"
 assert_log_contains "pulls of $ORIGIN: mirror.test:$MPORT, then backup.test:$BPORT, then $ORIGIN \\(REGISTRY_MIRRORS\\)"
@@ -134,6 +138,23 @@ verify_dir_digests "$T/app-2" "${IMAGE_DIGEST[library/app:1.0]}"
 wait_proxy_requests "$mark" 4 "path=/v2/library/app/blobs/"
 assert_eq "$(proxy_requests_since "$mark" "path=/v2/library/app/blobs/" | grep -vc 'cache=HIT' || true)" 0 \
   "the mirror's blobs were cached under the origin's keys (all HIT)"
+
+# 5. SIGHUP: the dead mirror leaves the chain; a broken chain keeps the one in force.
+seed_image "${REG_ADDR[reg]}" library/fifth:1.0 2 200000
+printf 'REGISTRY_MIRRORS: %s=%s\n' "$ORIGIN" "$ORIGIN" >"$T/config.yaml"
+kill -HUP "$PROXY_PID"
+assert_log_line "reload (SIGHUP): REGISTRY_MIRRORS $ORIGIN: $ORIGIN"
+printf 'REGISTRY_MIRRORS: %s\n' "$ORIGIN" >"$T/config.yaml"
+kill -HUP "$PROXY_PID"
+assert_log_line "reload (SIGHUP): keeping the previous settings" "REGISTRY_MIRRORS entry '$ORIGIN'"
+mark=$(proxy_log_mark)
+proxy_pull "$ORIGIN/library/fifth:1.0" "$T/fifth" --src-creds "$RCREDS" >"$T/pull-fifth.log" 2>&1 ||
+  { cat "$T/pull-fifth.log"; fail "pull of fifth:1.0 after the reload failed"; }
+verify_dir_digests "$T/fifth" "${IMAGE_DIGEST[library/fifth:1.0]}"
+if tail -n +"$((mark + 1))" "$PROXY_LOG" | grep -q "upstream mirror.test"; then
+  fail "the mirror dropped from the chain by SIGHUP was tried again"
+fi
+ok "the mirror dropped from the chain by SIGHUP is not tried any more"
 
 assert_proxy_alive
 finish

@@ -208,3 +208,35 @@ TEST_CASE("SIGHUP reloads ALLOWED_CLIENTS and ALLOWED_CONNECT, all or nothing") 
   CHECK(tunnels.allows("anything.test", 443));
   CHECK(registries.intercepts("ghcr.io", 443));
 }
+
+TEST_CASE("SIGHUP reloads REGISTRY_MIRRORS; a bad chain keeps the old one and every other setting") {
+  Config config;
+  config.registries = "registry.test";
+  config.auth_registries = "registry.test:alice:right";
+  config.registry_mirrors = "registry.test=mirror.test,registry.test";
+  auto credentials = load_credentials(config);
+  auto registries = load_registries(config, credentials);
+  auto chains = load_registry_mirrors(config);
+  const auto before = chains.chain_for("registry.test", 443);  // a request in flight keeps its chain
+  REQUIRE(before);
+  REQUIRE(before->size() == 2);
+
+  Config next = config;
+  LiveSettings live(config, [&] { return ConfigResult{next, "", 0}; }, credentials, registries, {.fallbacks = &chains});
+  next.registry_mirrors = "registry.test=backup.test:5000/hub";
+  REQUIRE(live.reload("SIGHUP", true));
+  const auto after = chains.chain_for("registry.test", 443);
+  REQUIRE(after);
+  CHECK(after->front().name() == "backup.test:5000/hub");
+  CHECK(before->front().name() == "mirror.test");
+
+  next.registry_mirrors = "registry.test";  // no '='
+  next.auth_registries = "registry.test:alice:new";
+  CHECK_FALSE(live.reload("SIGHUP", true));
+  CHECK(chains.chain_for("registry.test", 443)->front().name() == "backup.test:5000/hub");
+  CHECK(credentials.find("registry.test", 443)->password == "right");
+
+  next.registry_mirrors = "";
+  REQUIRE(live.reload("SIGHUP", true));
+  CHECK_FALSE(chains.chain_for("registry.test", 443));
+}
