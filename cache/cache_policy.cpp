@@ -72,6 +72,7 @@ bool is_upstream_failure(const UpstreamAnswer& answer) noexcept {
 
 TagRevalidation on_tag_revalidation(const UpstreamAnswer& answer, const TagRecord& record) {
   if (is_upstream_failure(answer)) return TagRevalidation::failed;
+  if (answer.status == 404) return TagRevalidation::deleted;
   if (answer.status != 200) return TagRevalidation::relay;
   const auto digest = answer.docker_content_digest ? Digest::parse(*answer.docker_content_digest) : std::nullopt;
   if (!digest) return TagRevalidation::moved;  // cannot tell: fetch again rather than serve a guess

@@ -52,7 +52,9 @@ enum class TagRevalidation {
   confirmed,  // same tag: the record is fresh again
   moved,      // the tag points elsewhere now: fetch it again, the old variants go
   failed,     // upstream failure (is_upstream_failure): serve a stored variant, STALE
-  relay,      // anything else (401, 403, 404): the registry's own answer goes to the client
+  deleted,    // 404: the tag is gone upstream. Its record goes too, so that an outage later does not
+              // bring it back (stale-if-error is for errors, not deletions); the client gets the 404
+  relay,      // anything else (401, 403): the registry's own answer goes to the client
 };
 // The tag is confirmed when the HEAD's digest is the record's head_digest or, while that is
 // unknown, one of its variants (a single-platform tag answers everyone with one manifest).

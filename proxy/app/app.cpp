@@ -183,6 +183,11 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   spdlog::info("root CA {} ({}): {}", root_ca.created() ? "created" : "loaded", config.ca_dir.string(),
                root_ca.subject());
   auto store = open_cache(config);
+  if (config.offline) {
+    spdlog::info("OFFLINE=true: no upstream connection at all; the cache answers what it holds (tags whatever "
+                 "their age), the rest gets an error saying the proxy is offline");
+    if (!store) spdlog::warn("OFFLINE=true without a cache: every request will be refused");
+  }
   asio::thread_pool blocking(2);
   ca::LeafContextCache leaves(root_ca, blocking, 1000, config.max_certs_per_minute);
   asio::co_spawn(blocking, maintain(*store), [](std::exception_ptr error) {
@@ -199,7 +204,8 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
                    .client_idle_timeout = config.client_idle_timeout,
                    .upstream_idle_timeout = config.upstream_idle_timeout,
                    .max_header_bytes = config.max_header_bytes,
-                   .allow_push = config.allow_push},
+                   .allow_push = config.allow_push,
+                   .offline = config.offline},
       .upstream_tls = upstream_tls,
       .resolve = resolve,
       .registries = registries,

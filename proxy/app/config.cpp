@@ -127,6 +127,9 @@ void bind(Binder& b, Config& c) {
   b.value("--auth-registry-delimiter", "AUTH_REGISTRY_DELIMITER", c.auth_registry_delimiter,
           "Separator between the fields of one AUTH_REGISTRIES entry");
   b.boolean("--allow-push", "ALLOW_PUSH", c.allow_push, "Pass push requests (POST/PUT/PATCH/DELETE) upstream");
+  b.boolean("--offline", "OFFLINE", c.offline,
+            "Serve from the cache only: no upstream connection at all, tags served whatever their age "
+            "(air-gapped sites)");
 
   b.group("Cache");
   b.value("--cache-dir", "CACHE_DIR", c.cache_dir, "Cache directory (blob files and index)");

@@ -50,6 +50,7 @@ struct Config {
   std::string auth_registries_delimiter = " ";
   std::string auth_registry_delimiter = ":";
   bool allow_push = false;
+  bool offline = false;  // OFFLINE: serve the cache only, never connect upstream
 
   // Cache
   std::filesystem::path cache_dir = "/docker_mirror_cache";

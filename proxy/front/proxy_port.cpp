@@ -118,6 +118,11 @@ private:
       co_await intercept(target->host, port);
       co_return;
     }
+    if (deps_.registry.settings.offline) {
+      co_await refuse(503, fmt::format("CONNECT to {}:{}: the proxy is offline (OFFLINE=true) and tunnels nothing",
+                                       printable(target->host), port));
+      co_return;
+    }
     if (deps_.connect_policy && !deps_.connect_policy->allows(target->host, port)) {
       co_await refuse(403, fmt::format("CONNECT to {}:{} is not allowed (ALLOWED_CONNECT)",
                                        printable(target->host), port));

@@ -194,6 +194,7 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   }
   if (!outcome.ok) {
     writer.fail(cache::CacheErrc::fill_failed);
+    if (settings_.offline) co_return co_await reply_offline(record, classified);
     record.error = outcome.error;
     co_return co_await reply(record, 502, "pullthrough: " + outcome.error + "\n", request.keep_alive);
   }

@@ -47,6 +47,7 @@ struct Settings {
   std::chrono::milliseconds upstream_idle_timeout = std::chrono::seconds(300);
   std::size_t max_header_bytes = 64 * 1024;
   bool allow_push = false;  // ALLOW_PUSH
+  bool offline = false;     // OFFLINE: no upstream connection at all, the cache answers everything
 };
 
 struct Dependencies {

@@ -4,6 +4,7 @@
 
 #include "auth/credential_policy.hpp"
 #include "cache/cache_key.hpp"
+#include "cache/manifest_negotiation.hpp"
 #include "proxy/http/forwarding.hpp"
 #include "proxy/http/holdback_writer.hpp"
 #include "proxy/http/local_response.hpp"
@@ -88,6 +89,10 @@ asio::awaitable<bool> Session::serve(AccessRecord& record) {
 
   // Writes to the registry API are pushes; a POST elsewhere (Docker's OAuth token request) is not.
   const bool push = classified.kind == cache::RequestKind::push && record.path.starts_with("/v2/");
+  if (settings_.offline && classified.kind != cache::RequestKind::ping && !(deps_.cache && cache::cache_key(classified, cache_registry()))) {
+    record.cache = CacheStatus::bypass;
+    co_return co_await reply_offline(record, classified);
+  }
   if (push && !settings_.allow_push) {
     record.cache = CacheStatus::bypass;
     // The body is not read, so the connection cannot be reused.
@@ -144,6 +149,7 @@ asio::awaitable<bool> Session::forward(AccessRecord& record, const cache::Regist
     record.cache = CacheStatus::stale;
     co_return co_await reply(record, 200, "{}", request.keep_alive, std::move(headers), "application/json");
   }
+  if (settings_.offline) co_return co_await reply_offline(record, classified);
   spdlog::warn("session {}: {} {}{}: {}", info_.id, request.method, route_.registry.authority(), record.path, outcome.error);
   co_return co_await reply(record, 502, "pullthrough: " + outcome.error + "\n", request.keep_alive && !has_body);
 }
@@ -166,6 +172,9 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
   const http::RequestHead& request = parser_.request();
   const std::string head_bytes = http::serialize(head);
   const auto started = std::chrono::steady_clock::now();  // upstream latency, connecting included
+
+  // OFFLINE: every upstream request ends here, so none can leave the host (not even a lookup).
+  if (config.offline) co_return Exchange{.unreachable = true, .error = "the proxy is offline (OFFLINE=true)"};
 
   // A kept-alive upstream connection may have been closed by the server meanwhile; a request
   // without a body is then sent once more on a fresh connection.
@@ -275,6 +284,45 @@ asio::awaitable<Session::Delivered> Session::deliver(AccessRecord& record, std::
   if (!client_gone && co_await out.release(client_)) client_gone = true;
   record.bytes = out.bytes_written();
   co_return client_gone ? Delivered::client_gone : Delivered::complete;
+}
+
+asio::awaitable<bool> Session::reply_offline(AccessRecord& record, const cache::RegistryRequest& classified) {
+  using cache::RequestKind;
+  int status = 404;
+  std::string_view code;
+  std::string what;
+  switch (classified.kind) {
+    case RequestKind::blob:
+      code = "BLOB_UNKNOWN";
+      what = fmt::format("blob {} of {}", classified.reference, classified.repository);
+      break;
+    case RequestKind::manifest_by_digest:
+    case RequestKind::manifest_by_tag:
+      code = "MANIFEST_UNKNOWN";
+      what = fmt::format("{}{}{}", classified.repository,
+                         classified.kind == RequestKind::manifest_by_tag ? ":" : "@", classified.reference);
+      break;
+    case RequestKind::tag_list:
+      code = "NAME_UNKNOWN";
+      what = fmt::format("the tag list of {}", classified.repository);
+      break;
+    default:
+      status = 503;
+      code = "UNAVAILABLE";
+      what = fmt::format("{} {}", parser_.request().method, record.path);
+      break;
+  }
+  const auto message = fmt::format("pullthrough is offline (OFFLINE=true) and {} at {} is not in its cache", what,
+                                   route_.registry.authority());
+  if (record.cache == CacheStatus::none) record.cache = CacheStatus::miss;
+  record.error = "offline: not cached";
+  http::Headers headers;
+  headers.add("Docker-Distribution-Api-Version", "registry/2.0");
+  // A request body we do not read would be taken for the next request.
+  const auto& request = parser_.request();
+  const bool keep_alive = request.keep_alive && request.framing == http::BodyFraming::none;
+  co_return co_await reply(record, status, cache::registry_error_body(code, message), keep_alive, std::move(headers),
+                           "application/json");
 }
 
 asio::awaitable<bool> Session::reply(AccessRecord& record, int status, std::string message, bool keep_alive,

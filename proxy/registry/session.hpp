@@ -112,6 +112,9 @@ private:
   // response body goes through, from upstream, a cached file or a shared fill.
   enum class Delivered { complete, client_gone, failed };
   asio::awaitable<Delivered> deliver(AccessRecord& record, std::string head, bool chunked, BodySource& body);
+  // OFFLINE=true: what the cache cannot answer gets a registry-style error saying so (a 502 would
+  // read as a broken proxy, and clients show the registry's message).
+  asio::awaitable<bool> reply_offline(AccessRecord& record, const cache::RegistryRequest& classified);
   // Answers the client ourselves (errors, the offline version check).
   asio::awaitable<bool> reply(AccessRecord& record, int status, std::string message, bool keep_alive,
                               http::Headers extra = {}, std::string content_type = "text/plain; charset=utf-8");

@@ -68,7 +68,10 @@ asio::awaitable<bool> Session::serve_tag(AccessRecord& record, const cache::Regi
 
   // Stale: one HEAD with every manifest type tells whether the tag is still what we hold, for
   // every variant at once.
-  const auto answer = co_await revalidate(record);
+  // Offline, whatever its age: no HEAD to ask, and nothing to tell the log but STALE.
+  // (Not a conditional expression: GCC 12 destroys a temporary beside a co_await twice.)
+  cache::UpstreamAnswer answer{.reachable = false};
+  if (!settings_.offline) answer = co_await revalidate(record);
   switch (cache::on_tag_revalidation(answer, *tag)) {
     case cache::TagRevalidation::confirmed: {
       const auto head_digest = *cache::Digest::parse(*answer.docker_content_digest);
@@ -98,8 +101,19 @@ asio::awaitable<bool> Session::serve_tag(AccessRecord& record, const cache::Regi
         }
       }
       co_return co_await serve_tag_offline(record, classified, *tag, accepted,
-                                           answer.reachable ? fmt::format("it answered {}", answer.status)
-                                                            : record.error);
+                                           settings_.offline  ? std::string("the proxy is offline (OFFLINE=true)")
+                                           : answer.reachable ? fmt::format("it answered {}", answer.status)
+                                                              : record.error);
+    case cache::TagRevalidation::deleted: {
+      const auto dropped = co_await run_blocking(deps_.blocking, [&store, &tag_key] { return store.remove_entry(tag_key); });
+      if (dropped.error) {
+        spdlog::warn("session {}: cannot drop the record of deleted tag {}: {}", info_.id, tag_key, dropped.error.message());
+      } else {
+        spdlog::info("session {}: {}/{}:{} is gone upstream (404): its tag record is dropped", info_.id,
+                     route_.registry.authority(), classified.repository, classified.reference);
+      }
+      break;
+    }
     case cache::TagRevalidation::relay:
       break;
   }

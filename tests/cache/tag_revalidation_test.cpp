@@ -36,6 +36,7 @@ std::string_view name(TagRevalidation outcome) {
     case TagRevalidation::confirmed: return "confirmed";
     case TagRevalidation::moved: return "moved";
     case TagRevalidation::failed: return "failed";
+    case TagRevalidation::deleted: return "deleted";
     case TagRevalidation::relay: return "relay";
   }
   return "?";
@@ -68,12 +69,19 @@ TEST_CASE("on_tag_revalidation: an upstream failure is failed (serve stale)") {
 
 TEST_CASE("on_tag_revalidation: the registry's own refusals are relayed") {
   const auto record = multi_platform_record(digest_n(1));
-  for (int status : {401, 403, 404, 400, 405, 304, 302, 204}) {
+  for (int status : {401, 403, 400, 405, 304, 302, 204}) {
     INFO(status);
     CHECK(on_tag_revalidation({.status = status}, record) == TagRevalidation::relay);
     CHECK(on_tag_revalidation({.status = status, .docker_content_digest = digest_n(1).str()}, record) ==
           TagRevalidation::relay);
   }
+}
+
+TEST_CASE("on_tag_revalidation: a 404 is a deletion, whatever the record holds") {
+  CHECK(on_tag_revalidation({.status = 404}, multi_platform_record(digest_n(1))) == TagRevalidation::deleted);
+  CHECK(on_tag_revalidation({.status = 404, .docker_content_digest = digest_n(1).str()},
+                            multi_platform_record(digest_n(1))) == TagRevalidation::deleted);
+  CHECK(on_tag_revalidation({.status = 404}, TagRecord{.key = "tag/r/a:1"}) == TagRevalidation::deleted);
 }
 
 TEST_CASE("on_tag_revalidation: a 200 without a usable digest counts as moved") {
