@@ -67,6 +67,9 @@ std::optional<std::string> cache_key(const RegistryRequest& request, std::string
       return manifest_key(registry, request.repository, *request.digest);
     case RequestKind::manifest_by_tag:
       return fmt::format("tag/{}/{}:{}", registry, request.repository, request.reference);
+    case RequestKind::referrers:
+      return fmt::format("referrers/{}/{}@{}{}{}", registry, request.repository, request.digest->str(),
+                         request.artifact_type.empty() ? "" : "?artifactType=", request.artifact_type);
     default:
       return std::nullopt;
   }

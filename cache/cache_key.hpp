@@ -5,6 +5,8 @@
 //   manifest/<registry>/<name>@<digest>        immutable manifests
 //   tag/<registry>/<name>:<tag>                mutable tags: one TagRecord each (tag_record.hpp),
 //                                              whatever the client's Accept
+//   referrers/<registry>/<name>@<digest>[?artifactType=<type>]
+//                                              OCI referrers lists: mutable, kept briefly
 //
 // <registry> is the lower-cased host, plus ":port" unless the port is 443; Docker Hub's names all
 // become "registry-1.docker.io". The separators are chosen so that no two requests share a key: a

@@ -48,7 +48,8 @@ std::string_view to_string(CacheStatus status) noexcept {
 
 CacheAction decide(const RegistryRequest& request, std::optional<Timestamp> cached_fresh_until,
                    Timestamp now) {
-  const bool cacheable = is_immutable(request.kind) || request.kind == RequestKind::manifest_by_tag;
+  const bool cacheable = is_immutable(request.kind) || request.kind == RequestKind::manifest_by_tag ||
+                         request.kind == RequestKind::referrers;
   if (!cacheable) return CacheAction::bypass;
   if (!cached_fresh_until) return request.is_head ? CacheAction::forward : CacheAction::fill;
   if (is_immutable(request.kind) || now < *cached_fresh_until) return CacheAction::serve_cached;
@@ -85,7 +86,8 @@ TagRevalidation on_tag_revalidation(const UpstreamAnswer& answer, const TagRecor
 bool is_cacheable_response(RequestKind kind, int status, std::string_view cache_control) {
   if (status != 200) return false;
   if (is_immutable(kind)) return true;
-  return kind == RequestKind::manifest_by_tag && !has_directive(cache_control, "no-store");
+  return (kind == RequestKind::manifest_by_tag || kind == RequestKind::referrers) &&
+         !has_directive(cache_control, "no-store");
 }
 
 bool is_replayed_header(std::string_view name) noexcept {

@@ -1,5 +1,7 @@
 #include "cache/registry_request.hpp"
 
+#include <cctype>
+
 #include <algorithm>
 #include <vector>
 
@@ -74,14 +76,38 @@ bool is_plain_path(std::string_view path) {
   return std::all_of(path.begin(), path.end(), [](char c) { return c > 0x20 && c < 0x7f; });
 }
 
+// The one query a referrers list may carry and still be cached: "artifactType=<media type>", the
+// type as url.Values encodes it ('/' and '+' percent-encoded) or plain. Anything else is relayed.
+std::optional<std::string> referrers_filter(std::optional<std::string_view> query) {
+  if (!query || query->empty()) return std::string();
+  constexpr std::string_view name = "artifactType=";
+  if (!query->starts_with(name)) return std::nullopt;
+  const auto value = query->substr(name.size());
+  const bool plain = !value.empty() && value.size() <= 255 && std::all_of(value.begin(), value.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '%' || c == '.' || c == '_' || c == '+' ||
+           c == '-' || c == '/';
+  });
+  if (!plain) return std::nullopt;
+  return std::string(value);
+}
+
 RegistryRequest classify_repository_path(const std::vector<std::string_view>& segments,
-                                         bool has_query) {
+                                         std::optional<std::string_view> query) {
+  const bool has_query = query.has_value();
   RegistryRequest request;
   const std::size_t n = segments.size();
   if (n < 3) return request;
 
   std::size_t name_length = 0;
-  if (segments[n - 2] == "tags" && segments[n - 1] == "list") {
+  if (segments[n - 2] == "referrers") {
+    auto filter = referrers_filter(query);
+    request.digest = Digest::parse(segments[n - 1]);
+    if (!filter || !request.digest) return RegistryRequest{};
+    request.kind = RequestKind::referrers;
+    request.reference = std::string(segments[n - 1]);
+    request.artifact_type = std::move(*filter);
+    name_length = n - 2;
+  } else if (segments[n - 2] == "tags" && segments[n - 1] == "list") {
     request.kind = RequestKind::tag_list;
     name_length = n - 2;
   } else if (segments[n - 2] == "manifests" || segments[n - 2] == "blobs") {
@@ -116,6 +142,7 @@ std::string_view to_string(RequestKind kind) noexcept {
     case RequestKind::manifest_by_digest: return "manifest_by_digest";
     case RequestKind::manifest_by_tag: return "manifest_by_tag";
     case RequestKind::tag_list: return "tag_list";
+    case RequestKind::referrers: return "referrers";
     case RequestKind::catalog: return "catalog";
     case RequestKind::push: return "push";
     case RequestKind::other: return "other";
@@ -164,7 +191,8 @@ RegistryRequest classify_request(std::string_view method, std::string_view targe
     if (uploads != segments.end() && uploads != segments.begin()) {
       request.kind = RequestKind::push;  // upload status queries belong to a push
     } else {
-      request = classify_repository_path(segments, has_query);
+      request = classify_repository_path(
+          segments, has_query ? std::optional(target.substr(query_start + 1)) : std::nullopt);
     }
   }
   request.is_head = is_head;

@@ -19,6 +19,7 @@ enum class RequestKind {
   manifest_by_digest,  // GET|HEAD /v2/<name>/manifests/sha256:<hex>
   manifest_by_tag,     // GET|HEAD /v2/<name>/manifests/<tag>
   tag_list,            // GET|HEAD /v2/<name>/tags/list[?n=..&last=..]
+  referrers,           // GET|HEAD /v2/<name>/referrers/sha256:<hex>[?artifactType=<type>] (OCI 1.1)
   catalog,             // GET|HEAD /v2/_catalog[?...]
   push,                // POST/PUT/PATCH/DELETE anywhere, or anything under /blobs/uploads/
   other,               // everything else, including malformed or hostile paths
@@ -31,7 +32,8 @@ struct RegistryRequest {
   bool is_head = false;
   std::string repository;        // validated name for blob/manifest/tag_list, else empty
   std::string reference;         // the tag or digest text for manifests and blobs
-  std::optional<Digest> digest;  // set for blob and manifest_by_digest
+  std::optional<Digest> digest;  // set for blob and manifest_by_digest; the subject for referrers
+  std::string artifact_type;     // referrers: the artifactType filter as sent (percent-encoded), or empty
 };
 
 // `target` is the request target in origin form ("/v2/library/nginx/manifests/latest?x=y").

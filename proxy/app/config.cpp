@@ -135,6 +135,8 @@ void bind(Binder& b, Config& c) {
   b.value("--cache-dir", "CACHE_DIR", c.cache_dir, "Cache directory (blob files and index)");
   b.size("--cache-max-size", "CACHE_MAX_SIZE", c.cache_max_bytes, "Cache size cap (k/m/g/t)", "32g");
   b.duration("--cache-inactive", "CACHE_INACTIVE", c.cache_inactive, "Evict entries not read for this long", "60d");
+  b.duration("--referrers-cache-time", "REFERRERS_CACHE_TIME", c.referrers_cache_time,
+             "How long an OCI referrers list (signatures, SBOMs) is served before it is fetched again", "5m");
   b.flag("--rebuild-index", "REBUILD_INDEX", c.rebuild_index,
          "Start with a new cache index (after corruption); blob files on disk are verified and kept");
   b.value("--enable-manifest-cache", "ENABLE_MANIFEST_CACHE", c.enable_manifest_cache,

@@ -51,6 +51,7 @@ struct Config {
   std::string auth_registry_delimiter = ":";
   bool allow_push = false;
   bool offline = false;  // OFFLINE: serve the cache only, never connect upstream
+  std::chrono::milliseconds referrers_cache_time = std::chrono::minutes(5);  // REFERRERS_CACHE_TIME
 
   // Cache
   std::filesystem::path cache_dir = "/docker_mirror_cache";

@@ -36,6 +36,7 @@ std::optional<std::string> image_of(std::string_view host, const cache::Registry
     case cache::RequestKind::manifest_by_digest:
     case cache::RequestKind::manifest_by_tag:
     case cache::RequestKind::tag_list:
+    case cache::RequestKind::referrers:
       if (request.repository.empty()) return std::nullopt;
       return std::string(host) + "/" + request.repository;
     default: return std::nullopt;

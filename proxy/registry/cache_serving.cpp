@@ -66,6 +66,7 @@ asio::awaitable<bool> Session::serve_cacheable(AccessRecord& record, const cache
     }
   }
   if (classified.kind == cache::RequestKind::manifest_by_tag) co_return co_await serve_tag(record, classified, key);
+  if (classified.kind == cache::RequestKind::referrers) co_return co_await serve_referrers(record, classified, key);
   auto& store = *deps_.cache;
   const auto now = cache::now_timestamp();
   if (classified.is_head) {
@@ -179,7 +180,8 @@ asio::awaitable<bool> Session::serve_hit(AccessRecord& record, const cache::Inde
 }
 
 asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache::RegistryRequest& classified,
-                                                  cache::FillWriter writer, const TagFill* tag) {
+                                                  cache::FillWriter writer, const TagFill* tag,
+                                                  const cache::CacheStore::Hit* stale) {
   const auto& config = settings_;
   const http::RequestHead& request = parser_.request();
   http::Parser response(http::Parser::Kind::response, {.max_head_bytes = config.max_header_bytes});
@@ -191,6 +193,14 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   net::UpstreamConnection* source = &upstream_;
   if (outcome.ok && classified.kind == cache::RequestKind::blob) {
     source = co_await follow_redirects(record, outcome, response, redirected);
+  }
+  const bool failed = !outcome.ok || cache::is_upstream_failure({.reachable = true, .status = response.response().status});
+  if (failed && stale) {
+    writer.fail(cache::CacheErrc::fill_failed);
+    record.error = outcome.ok ? fmt::format("upstream answered {}", response.response().status) : outcome.error;
+    if (outcome.ok) source->close();  // its error body is not wanted
+    record.cache = CacheStatus::stale;
+    co_return co_await serve_hit(record, stale->entry, &stale->reader);
   }
   if (!outcome.ok) {
     writer.fail(cache::CacheErrc::fill_failed);
@@ -215,7 +225,7 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   fill_response.media_type = std::string(upstream.headers.get("Content-Type").value_or(""));
   fill_response.headers = replayed_headers(upstream.headers);
   if (upstream.framing == http::BodyFraming::content_length) fill_response.content_length = upstream.content_length;
-  if (classified.digest) {
+  if (classified.digest && classified.kind != cache::RequestKind::referrers) {  // a referrers list names its subject
     fill_response.expected_digest = classified.digest;
   } else if (auto header = upstream.headers.get("Docker-Content-Digest")) {
     fill_response.expected_digest = cache::Digest::parse(*header);
@@ -268,7 +278,11 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
     };
     commit_ec = co_await run_blocking(deps_.blocking, commit);
   } else {
-    auto commit = [&store, &writer, now] { return store.commit_fill(writer, now, cache::kForever); };
+    // Digest-addressed content never goes stale; a referrers list is asked again after a while.
+    const auto fresh_until = classified.kind == cache::RequestKind::referrers
+                                 ? now + std::chrono::duration_cast<std::chrono::seconds>(settings_.referrers_freshness)
+                                 : cache::kForever;
+    auto commit = [&store, &writer, now, fresh_until] { return store.commit_fill(writer, now, fresh_until); };
     commit_ec = co_await run_blocking(deps_.blocking, commit);
   }
   if (commit_ec) {

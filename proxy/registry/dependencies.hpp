@@ -48,6 +48,7 @@ struct Settings {
   std::size_t max_header_bytes = 64 * 1024;
   bool allow_push = false;  // ALLOW_PUSH
   bool offline = false;     // OFFLINE: no upstream connection at all, the cache answers everything
+  std::chrono::milliseconds referrers_freshness = std::chrono::minutes(5);  // REFERRERS_CACHE_TIME
 };
 
 struct Dependencies {

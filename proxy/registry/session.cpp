@@ -302,6 +302,10 @@ asio::awaitable<bool> Session::reply_offline(AccessRecord& record, const cache::
       what = fmt::format("{}{}{}", classified.repository,
                          classified.kind == RequestKind::manifest_by_tag ? ":" : "@", classified.reference);
       break;
+    case RequestKind::referrers:
+      code = "MANIFEST_UNKNOWN";
+      what = fmt::format("the referrers of {}@{}", classified.repository, classified.reference);
+      break;
     case RequestKind::tag_list:
       code = "NAME_UNKNOWN";
       what = fmt::format("the tag list of {}", classified.repository);

@@ -132,8 +132,14 @@ private:
     std::optional<cache::Digest> head_digest;  // the tag's identity, when known (TagRecord)
     bool identifies_tag = false;  // the client takes every type: its answer's digest is the identity
   };
+  // `stale`: what to serve (STALE) when upstream fails instead of answering.
   asio::awaitable<bool> fill_and_serve(AccessRecord& record, const cache::RegistryRequest& classified,
-                                       cache::FillWriter writer, const TagFill* tag = nullptr);
+                                       cache::FillWriter writer, const TagFill* tag = nullptr,
+                                       const cache::CacheStore::Hit* stale = nullptr);
+  // OCI referrers lists (referrers_serving.cpp): kept REFERRERS_CACHE_TIME, then fetched again,
+  // served stale when upstream fails, so signature checks work through the proxy and offline.
+  asio::awaitable<bool> serve_referrers(AccessRecord& record, const cache::RegistryRequest& classified,
+                                        const std::string& key);
   // Manifests by tag (tag_serving.cpp): answered from the tag's record when a stored variant fits
   // the client's Accept, revalidated with one HEAD per freshness window whichever client asks,
   // fetched when no variant fits, served STALE when upstream fails.

@@ -16,7 +16,7 @@ namespace {
 bool is_pull(const cache::RegistryRequest& classified, std::string_view method) {
   using cache::RequestKind;
   const bool content = classified.kind == RequestKind::blob || classified.kind == RequestKind::manifest_by_digest ||
-                       classified.kind == RequestKind::manifest_by_tag;
+                       classified.kind == RequestKind::manifest_by_tag || classified.kind == RequestKind::referrers;
   return content && (method == "GET" || method == "HEAD");
 }
 

@@ -78,3 +78,14 @@ TEST_CASE("cache_key refuses uncacheable kinds and odd registries") {
   CHECK_FALSE(cache_key(tag, "evil/host"));
   CHECK_FALSE(cache_key(tag, "host#x"));
 }
+
+TEST_CASE("referrers lists are keyed by subject and filter") {
+  RegistryRequest all{.kind = RequestKind::referrers, .repository = "org/app", .reference = kDigest,
+                      .digest = Digest::parse(kDigest)};
+  auto signatures = all;
+  signatures.artifact_type = "application%2Fvnd.dev.cosign.artifact.sig.v1%2Bjson";
+  CHECK(cache_key(all, "ghcr.io") == "referrers/ghcr.io/org/app@" + kDigest);
+  CHECK(cache_key(signatures, "ghcr.io") ==
+        "referrers/ghcr.io/org/app@" + kDigest + "?artifactType=application%2Fvnd.dev.cosign.artifact.sig.v1%2Bjson");
+  CHECK(cache_key(all, "ghcr.io") != cache_key(all, "quay.io"));
+}

@@ -71,6 +71,9 @@ TEST_CASE("is_cacheable_response") {
   CHECK(is_cacheable_response(RequestKind::blob, 200, "no-store"));  // verified by digest
   CHECK(is_cacheable_response(RequestKind::manifest_by_tag, 200, "max-age=0, private"));
   CHECK_FALSE(is_cacheable_response(RequestKind::manifest_by_tag, 200, "max-age=0, No-Store"));
+  CHECK(is_cacheable_response(RequestKind::referrers, 200, ""));
+  CHECK_FALSE(is_cacheable_response(RequestKind::referrers, 404, ""));  // a registry without the API
+  CHECK_FALSE(is_cacheable_response(RequestKind::referrers, 200, "no-store"));
   CHECK_FALSE(is_cacheable_response(RequestKind::tag_list, 200, ""));
   CHECK_FALSE(is_cacheable_response(RequestKind::other, 200, ""));
 }

@@ -123,3 +123,25 @@ TEST_CASE("repository names and tags follow the distribution grammar") {
   CHECK_FALSE(pt::cache::is_valid_tag(".hidden"));
   CHECK_FALSE(pt::cache::is_valid_tag("a:b"));
 }
+
+TEST_CASE("classify_request: OCI referrers lists, with or without an artifactType filter") {
+  auto plain = classify_request("GET", "/v2/org/app/referrers/" + kDigest);
+  CHECK(plain.kind == RequestKind::referrers);
+  CHECK(plain.repository == "org/app");
+  REQUIRE(plain.digest);
+  CHECK(plain.digest->str() == kDigest);
+  CHECK(plain.artifact_type.empty());
+
+  auto filtered =
+      classify_request("HEAD", "/v2/org/app/referrers/" + kDigest + "?artifactType=application%2Fvnd.dev.cosign.artifact.sig.v1%2Bjson");
+  CHECK(filtered.kind == RequestKind::referrers);
+  CHECK(filtered.is_head);
+  CHECK(filtered.artifact_type == "application%2Fvnd.dev.cosign.artifact.sig.v1%2Bjson");
+
+  // Not the plain list a cache entry stands for, or not a digest: relayed (kind other).
+  CHECK(classify_request("GET", "/v2/org/app/referrers/" + kDigest + "?n=10").kind == RequestKind::other);
+  CHECK(classify_request("GET", "/v2/org/app/referrers/" + kDigest + "?artifactType=a&b=c").kind == RequestKind::other);
+  CHECK(classify_request("GET", "/v2/org/app/referrers/" + kDigest + "?artifactType=").kind == RequestKind::other);
+  CHECK(classify_request("GET", "/v2/org/app/referrers/latest").kind == RequestKind::other);
+  CHECK(classify_request("GET", "/v2/referrers/" + kDigest).kind == RequestKind::other);
+}

@@ -11,6 +11,9 @@ the right Content-Length and Docker-Content-Digest, but:
                    upstream); only for the first --slow-requests GETs when given
   --redirect-to U  blob GETs are answered 307 with Location U + path + a fake
                    signature query (a registry sending blobs to its CDN)
+  --referrers F    GET /v2/<name>/referrers/<digest> answers F's bytes as an OCI
+                   image index (the OCI 1.1 referrers API, which Debian's
+                   docker-registry lacks)
   --status N       every request but "/v2/" is answered N (a registry failing
                    with 503, or rate-limiting with 429)
   --fault F        after --fault-after bytes of a blob GET's body: "reset" the
@@ -48,6 +51,7 @@ def main():
     ap.add_argument("--slow-requests", type=int, default=-1, help="-1: every GET is slow")
     ap.add_argument("--redirect-to", default="")
     ap.add_argument("--status", type=int, default=0)
+    ap.add_argument("--referrers", default="")
     ap.add_argument("--fault", choices=["reset", "stall"], default=None)
     ap.add_argument("--fault-after", type=int, default=65536)
     ap.add_argument("--fault-requests", type=int, default=-1, help="-1: every GET")
@@ -93,6 +97,9 @@ def main():
             if args.status:
                 return self.reply(args.status, b'{"errors":[{"code":"UNAVAILABLE","message":"failing on purpose"}]}')
             parts = path.split("/")
+            if args.referrers and len(parts) >= 5 and parts[-2] == "referrers":
+                with open(args.referrers, "rb") as f:
+                    return self.reply(200, f.read(), ctype="application/vnd.oci.image.index.v1+json")
             # /v2/<name...>/blobs/<digest>, under any prefix (a CDN's storage path)
             if len(parts) >= 5 and "v2" in parts and parts[-2] == "blobs" and parts[-1] in blobs:
                 if args.redirect_to and self.command == "GET":

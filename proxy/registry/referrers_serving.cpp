@@ -1,0 +1,46 @@
+// OCI 1.1 referrers lists (GET /v2/<name>/referrers/<digest>): the signatures, SBOMs and
+// attestations that name an image. A list changes whenever one is pushed, so it is kept for
+// REFERRERS_CACHE_TIME and then fetched again (a few KiB); when upstream fails, the stored list is
+// served STALE, so `cosign verify`-style checks keep working through an outage and offline. The
+// artifacts a list names are manifests and blobs by digest, cached as any other.
+#include "cache/cache_store.hpp"
+#include "common/run_blocking.hpp"
+#include "proxy/registry/session.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace pt::registry {
+
+asio::awaitable<bool> Session::serve_referrers(AccessRecord& record, const cache::RegistryRequest& classified,
+                                               const std::string& key) {
+  auto& store = *deps_.cache;
+  const auto now = cache::now_timestamp();
+  auto lookup = [&store, &key, now] { return store.lookup(key, now); };
+  const auto stored = co_await run_blocking(deps_.blocking, lookup);
+  const bool fresh = stored && now < stored->entry.fresh_until;
+  if (stored && (fresh || settings_.offline)) {
+    record.cache = fresh ? CacheStatus::hit : CacheStatus::stale;
+    co_return co_await serve_hit(record, stored->entry, &stored->reader);
+  }
+  if (classified.is_head) {
+    // A HEAD fills nothing; upstream's answer is relayed.
+    record.cache = CacheStatus::miss;
+    co_return co_await forward(record, classified);
+  }
+
+  record.cache = CacheStatus::miss;
+  std::error_code ec;
+  auto attachment = store.fills().find_or_start(key, ec);
+  if (ec) {
+    spdlog::warn("session {}: cannot cache {}: {}; serving uncached", info_.id, record.path, ec.message());
+    co_return co_await forward(record, classified);
+  }
+  if (!attachment.writer) {
+    record.cache = CacheStatus::hit;  // another client is fetching the same list: ride along
+    co_return co_await serve_from_fill(record, classified, key, std::move(attachment.fill));
+  }
+  co_return co_await fill_and_serve(record, classified, std::move(*attachment.writer), nullptr,
+                                    stored ? &*stored : nullptr);
+}
+
+}  // namespace pt::registry
