@@ -168,6 +168,27 @@ std::error_code CacheStore::add_alias(const IndexEntry& entry) {
   return change.error;
 }
 
+std::error_code CacheStore::commit_file(BlobWriter& writer, const IndexEntry& entry) {
+  if (writer.finish() != entry.digest || writer.bytes_written() != entry.size) {
+    return make_error_code(CacheErrc::digest_mismatch);
+  }
+  if (auto error = writer.sync()) return error;  // the slow part, outside the lock
+  std::lock_guard lock(publish_mutex_);
+  if (auto error = writer.publish(entry.digest)) {
+    if (!index_->file(entry.digest)) blobs_.remove(entry.digest);  // renamed, but not made durable
+    return error;
+  }
+  const auto change = index_->put(entry);
+  if (change.error) {
+    if (!index_->file(entry.digest)) blobs_.remove(entry.digest);  // leave no unindexed file behind
+    return change.error;
+  }
+  if (change.released_file) blobs_.remove(*change.released_file);
+  std::error_code ignored;  // hashed as it was staged: its first hit need not hash it again
+  if (auto reader = blobs_.open(entry.digest, ignored)) verified_.insert(*reader, entry.digest);
+  return {};
+}
+
 std::error_code CacheStore::record_tag_variant(std::string_view key, TagVariant variant, Timestamp fresh_until,
                                                bool moved, std::optional<Digest> head_digest) {
   return index_->update_tag(key, [&](std::optional<TagRecord>& record) {

@@ -114,6 +114,12 @@ public:
   // Indexes another key for content already stored (e.g. a tag's manifest also under its digest).
   std::error_code add_alias(const IndexEntry& entry);
 
+  // Publishes and indexes a file written outside a fill (`cache import` stages every file of an
+  // archive before it commits any): `writer` must hold exactly entry.size bytes hashing to
+  // entry.digest, else digest_mismatch and nothing changes. Evicts nothing: the caller decides
+  // when (evict_to_size()) once everything is in.
+  std::error_code commit_file(BlobWriter& writer, const IndexEntry& entry);
+
 
   // Drops a file found corrupt (and every entry using it).
   void drop_corrupt(const Digest& digest);
