@@ -3,6 +3,9 @@
 #include "proxy/app/cache_tables.hpp"
 
 #include "cache/cache_admin.hpp"
+#include "cache/cache_export.hpp"
+#include "cache/cache_import.hpp"
+#include "cache/file_io.hpp"
 #include "common/units.hpp"
 
 #include <CLI/CLI.hpp>
@@ -11,10 +14,14 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -205,6 +212,144 @@ int cmd_gc(const fs::path& cache_dir, std::uint64_t max_bytes, bool json) {
   return 0;
 }
 
+// export and import name images as `rm` does, but always one image: a tag or a digest.
+std::vector<cache::ImageReference> image_references(const std::vector<std::string>& texts) {
+  std::vector<cache::ImageReference> references;
+  for (const auto& text : texts) {
+    auto parsed = cache::parse_image_reference(text);
+    if (!parsed.reference) throw std::runtime_error(parsed.error);
+    if (parsed.reference->tag.empty() && parsed.reference->digest.empty()) {
+      throw std::runtime_error(fmt::format("'{}' names a repository: export wants an image, registry/name:tag or "
+                                           "registry/name@sha256:<hex>",
+                                           text));
+    }
+    references.push_back(std::move(*parsed.reference));
+  }
+  return references;
+}
+
+int cmd_export(const fs::path& cache_dir, const fs::path& output, const std::vector<std::string>& texts) {
+  const auto references = image_references(texts);
+  auto reader = open_reader(cache_dir);  // read-only: fine on a live cache
+  const auto plan = cache::plan_export(*reader.index, *reader.blobs, references);
+  for (const auto& image : plan.images) {
+    for (const auto& skipped : image.skipped) {
+      std::cerr << "pullthrough cache export: " << cache::cache_name(image.reference) << ": skipped platform "
+                << skipped << "\n";
+    }
+  }
+  if (!plan.errors.empty()) {
+    for (const auto& error : plan.errors) std::cerr << "pullthrough cache export: " << error << "\n";
+    std::cerr << "pullthrough cache export: nothing written\n";
+    return 1;
+  }
+  // Written beside the target and renamed at the end: a failed export leaves no archive that
+  // looks whole.
+  auto temp_name = (output.parent_path().empty() ? fs::path(".") : output.parent_path()) /
+                   ("." + output.filename().string() + ".partial-XXXXXX");
+  std::string temp = temp_name.string();
+  const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) {
+    throw std::runtime_error(fmt::format("cannot create {}: {}", temp, std::strerror(errno)));
+  }
+  ::fchmod(fd, 0644);
+  struct Cleanup {
+    int fd;
+    std::string path;
+    bool keep = false;
+    ~Cleanup() {
+      ::close(fd);
+      if (!keep) ::unlink(path.c_str());
+    }
+  } cleanup{fd, temp};
+  const auto sink = [fd](std::span<const char> bytes) { return cache::write_all(fd, bytes); };
+  const auto result = cache::write_export(plan, *reader.blobs, sink);
+  if (!result.error.empty()) {
+    std::cerr << "pullthrough cache export: " << result.error << "\n";
+    return 1;
+  }
+  if (auto error = cache::sync_file(fd)) {
+    throw std::runtime_error(fmt::format("cannot write {}: {}", output.string(), error.message()));
+  }
+  if (std::rename(temp.c_str(), output.c_str()) != 0) {
+    throw std::runtime_error(fmt::format("cannot rename {} to {}: {}", temp, output.string(), std::strerror(errno)));
+  }
+  cleanup.keep = true;
+  for (const auto& image : plan.images) {
+    std::cout << fmt::format("exported {} ({}, {} manifest(s), {} blob(s))\n", image.reference.str(),
+                             image.top->digest.str(), image.manifests.size(), image.blobs.size());
+  }
+  std::cout << fmt::format("{}: {} image(s), {} file(s), {}\n", output.string(), plan.images.size(), result.files,
+                           format_size(result.bytes));
+  return 0;
+}
+
+// Staging holds one descriptor per blob of the archive until the commit.
+void raise_open_files_limit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+int cmd_import(const fs::path& cache_dir, const fs::path& archive, std::uint64_t max_bytes) {
+  // Unlike rm and gc, import may start a cache: an air-gapped site's first one.
+  if (index_exists(cache_dir)) {
+    if (const auto holder = index_lock_holder(cache_dir / "index")) {
+      throw std::runtime_error(fmt::format("the cache in {} is in use by a running pullthrough (pid {} holds {}): "
+                                           "stop the proxy, import, then start it again",
+                                           cache_dir.string(), *holder, (cache_dir / "index" / "LOCK").string()));
+    }
+  }
+  const int fd = ::open(archive.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error(fmt::format("cannot open {}: {}", archive.string(), std::strerror(errno)));
+  struct CloseOnExit {
+    int fd;
+    ~CloseOnExit() { ::close(fd); }
+  } close_on_exit{fd};
+  raise_open_files_limit();
+
+  cache::CacheSettings settings;
+  settings.directory = cache_dir;
+  settings.max_bytes = max_bytes;
+  auto store = cache::CacheStore::open(settings);
+  cache::ImportLimits limits;
+  limits.max_total_bytes = max_bytes;
+  const auto source = [fd](std::span<char> out, std::error_code& ec) -> std::size_t {
+    for (;;) {
+      const auto n = ::read(fd, out.data(), out.size());
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno == EINTR) continue;
+      ec = {errno, std::system_category()};
+      return 0;
+    }
+  };
+  auto staged = cache::stage_import(store->blobs(), source, limits);
+  if (!staged.staged) {
+    std::cerr << fmt::format("pullthrough cache import: {} refused: {}\nthe cache is unchanged\n", archive.string(),
+                             staged.error);
+    return 1;
+  }
+  for (const auto& note : staged.staged->notes) std::cerr << "pullthrough cache import: " << note << "\n";
+  for (const auto& image : staged.staged->images) {
+    for (const auto& note : image.notes) std::cerr << "pullthrough cache import: " << note << "\n";
+  }
+  const auto result = cache::commit_import(*store, *staged.staged, cache::now_timestamp());
+  if (!result.error.empty()) {
+    std::cerr << fmt::format("pullthrough cache import: {}; what was imported is taken out again\n", result.error);
+    return 1;
+  }
+  for (const auto& image : staged.staged->images) {
+    std::cout << fmt::format("imported {} ({}, {} manifest(s), {} blob(s))\n", image.name, image.top().digest.str(),
+                             image.manifests.size(), image.blobs.size());
+  }
+  std::cout << fmt::format("{} image(s): {} entr{} added ({} file(s), {}), {} already cached\n",
+                           staged.staged->images.size(), result.entries_added, result.entries_added == 1 ? "y" : "ies",
+                           result.files_written, format_size(result.bytes_written), result.entries_present);
+  return 0;
+}
+
 }  // namespace
 
 int run_cache_cli(int argc, char** argv) {
@@ -212,9 +357,10 @@ int run_cache_cli(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_st("cache"));
   spdlog::set_level(spdlog::level::warn);
 
-  CLI::App app{"Inspect and clean pullthrough's cache directory.\n"
-               "ls and stats work on a live cache; rm and gc need the proxy stopped (or use its admin API:\n"
-               "GET /admin/cache, GET /admin/cache/stats, DELETE /admin/cache/<ref>, POST /admin/cache/gc).",
+  CLI::App app{"Inspect and clean pullthrough's cache directory, and carry images to another one.\n"
+               "ls, stats and export work on a live cache; rm and gc need the proxy stopped (or use its admin API:\n"
+               "GET /admin/cache, GET /admin/cache/stats, DELETE /admin/cache/<ref>, POST /admin/cache/gc);\n"
+               "import needs the proxy stopped.",
                "pullthrough cache"};
   app.fallthrough();
   app.require_subcommand(1, 1);
@@ -248,6 +394,21 @@ int run_cache_cli(int argc, char** argv) {
       ->capture_default_str();
   gc->add_flag("--json", json, "JSON output");
 
+  auto* export_cmd = app.add_subcommand(
+      "export", "Write cached images as an OCI image layout in a tar (every cached platform), for another site");
+  std::string output;
+  std::vector<std::string> images;
+  export_cmd->add_option("-o,--output", output, "The archive to write (FILE.tar)")->required();
+  export_cmd->add_option("image", images, "registry/name:tag or registry/name@sha256:..., e.g. docker.io/library/alpine:3.19")
+      ->required();
+
+  auto* import_cmd = app.add_subcommand(
+      "import", "Index the images of an OCI layout tar (from `cache export`) as if pulled; all or nothing");
+  std::string archive;
+  import_cmd->add_option("archive", archive, "The archive (FILE.tar)")->required();
+  import_cmd->add_option("--max-size", max_size, "The cache's size cap (env CACHE_MAX_SIZE): a larger archive is refused")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -266,6 +427,8 @@ int run_cache_cli(int argc, char** argv) {
     if (*stats) return cmd_stats(cache_dir, max_bytes, json);
     if (*rm) return cmd_rm(cache_dir, references, tag_only, dry_run, json);
     if (*gc) return cmd_gc(cache_dir, max_bytes, json);
+    if (*export_cmd) return cmd_export(cache_dir, output, images);
+    if (*import_cmd) return cmd_import(cache_dir, archive, max_bytes);
   } catch (const std::exception& e) {
     std::cerr << "pullthrough cache: " << e.what() << "\n";
     return 1;
