@@ -4,8 +4,8 @@
 # so linux/arm64 is not cached) and a Docker schema2 image. With the proxy stopped they are
 # exported to one tar (the uncached platform skipped, and said so); skopeo reads the OCI images
 # back from it (oci-archive:) with every digest intact. The registry stops; the archive is
-# imported into an empty cache, and a second proxy on that cache serves all three images (tags
-# STALE, blobs HIT). Damaged and hostile archives (a flipped byte in a blob, a ../ path, a
+# imported into an empty cache, and a second proxy on that cache, OFFLINE=true, serves all three
+# images (tags STALE, blobs HIT). Damaged and hostile archives (a flipped byte in a blob, a ../ path, a
 # symlink, a truncated file, a missing blob) are refused, non-zero, and leave the cache's
 # `cache ls` and files as they were.
 # shellcheck source-path=SCRIPTDIR
@@ -110,7 +110,7 @@ for repo in single:1.0 multi:2.0 docker:1.0; do
   assert_file_contains "$T/ls.out" "library/${repo%%:*} +${repo#*:}" "cache ls lists library/$repo"
 done
 
-start_proxy "${PROXY_ENV[@]}" CACHE_DIR="$CACHE2"
+start_proxy "${PROXY_ENV[@]}" CACHE_DIR="$CACHE2" OFFLINE=true
 mark=$(proxy_log_mark)
 pull_all offline "pull from the imported cache, registry down"
 wait_proxy_requests "$mark" 1 "path=/v2/library/multi/manifests/2.0 "
