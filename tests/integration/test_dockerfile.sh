@@ -212,6 +212,11 @@ print("dockerfile", os.path.join(ctx, svc["build"]["dockerfile"]))
 print("ports", " ".join(svc["ports"]))
 print("volumes", " ".join(v.split(":")[1] for v in svc["volumes"]))
 print("env", " ".join(svc["environment"]))
+site = doc["services"].get("registry", {})
+print("site_profiles", " ".join(site.get("profiles", [])))
+print("site_delete", site.get("environment", {}).get("REGISTRY_STORAGE_DELETE_ENABLED", ""))
+print("site_volume", "site-registry" in (doc.get("volumes") or {}))
+print("site_in_registries", "${SITE_REGISTRY" in svc["environment"]["REGISTRIES"])
 EOF
 )
   assert_eq "$(awk '$1 == "dockerfile" {print $2}' <<<"$compose_facts")" "$DOCKERFILE" "compose builds docker/Dockerfile from the repository root"
@@ -219,6 +224,10 @@ EOF
   assert_contains "$compose_facts" "/ca" "compose mounts /ca"
   assert_contains "$compose_facts" "/docker_mirror_cache" "compose mounts /docker_mirror_cache"
   assert_contains "$compose_facts" "REGISTRIES" "compose sets REGISTRIES"
+  assert_eq "$(awk '$1 == "site_profiles" {print $2}' <<<"$compose_facts")" site-registry "the site registry is the profile site-registry"
+  assert_eq "$(awk '$1 == "site_delete" {print $2}' <<<"$compose_facts")" true "the site registry allows deletions"
+  assert_eq "$(awk '$1 == "site_volume" {print $2}' <<<"$compose_facts")" True "the site registry keeps its storage in a volume"
+  assert_eq "$(awk '$1 == "site_in_registries" {print $2}' <<<"$compose_facts")" True "pullthrough intercepts SITE_REGISTRY"
 else
   assert_file_contains "$COMPOSE" 'dockerfile: docker/Dockerfile' "compose builds docker/Dockerfile"
 fi
