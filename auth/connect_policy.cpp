@@ -72,20 +72,11 @@ ParseResult<ConnectPolicy> ConnectPolicy::parse(std::string_view text,
     rules->hosts.push_back(std::move(*pattern.value));
   }
   ConnectPolicy policy;
-  policy.rules_ = std::move(rules);
+  policy.rules_.replace(std::move(rules));
   return ParseResult<ConnectPolicy>::success(std::move(policy));
 }
 
-std::shared_ptr<const ConnectPolicy::Rules> ConnectPolicy::snapshot() const {
-  std::lock_guard lock(mutex_);
-  return rules_;
-}
-
-void ConnectPolicy::replace(const ConnectPolicy& other) {
-  auto incoming = other.snapshot();
-  std::lock_guard lock(mutex_);
-  rules_ = std::move(incoming);
-}
+void ConnectPolicy::replace(const ConnectPolicy& other) { rules_.replace(other.snapshot()); }
 
 bool ConnectPolicy::allows(std::string_view host, std::uint16_t port) const {
   const auto rules = snapshot();

@@ -15,7 +15,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include "common/snapshot.hpp"
 #include <optional>
 #include <set>
 #include <string>
@@ -37,11 +37,8 @@ public:
   ConnectPolicy() = default;
 
   // A copy holds the same snapshot; assignment is replace().
-  ConnectPolicy(const ConnectPolicy& other) : rules_(other.snapshot()) {}
-  ConnectPolicy& operator=(const ConnectPolicy& other) {
-    if (this != &other) replace(other);
-    return *this;
-  }
+  ConnectPolicy(const ConnectPolicy&) = default;
+  ConnectPolicy& operator=(const ConnectPolicy&) = default;
 
   // Every later check uses `other`'s entries.
   void replace(const ConnectPolicy& other);
@@ -64,10 +61,9 @@ private:
     std::vector<HostPattern> hosts;
     std::vector<Block> blocks;
   };
-  std::shared_ptr<const Rules> snapshot() const;
+  std::shared_ptr<const Rules> snapshot() const { return rules_.get(); }
 
-  mutable std::mutex mutex_;
-  std::shared_ptr<const Rules> rules_ = std::make_shared<const Rules>();
+  Snapshot<Rules> rules_;
 };
 
 // Addresses no tunnel may reach, whatever ALLOWED_CONNECT says: link-local (169.254.0.0/16,

@@ -14,7 +14,7 @@ std::string basic_authorization(const Credential& credential) {
   return "Basic " + base64_encode(credential.username + ":" + credential.password);
 }
 
-CredentialStore::CredentialStore() : credentials_(std::make_shared<const std::vector<Credential>>()) {}
+CredentialStore::CredentialStore() = default;
 
 CredentialStore::CredentialStore(std::vector<Credential> credentials) {
   for (auto& c : credentials) c.host = normalize_host(c.host);
@@ -28,19 +28,12 @@ CredentialStore::CredentialStore(std::vector<Credential> credentials) {
       }
     }
   }
-  credentials_ = std::make_shared<const std::vector<Credential>>(std::move(credentials));
+  credentials_.replace(std::make_shared<const std::vector<Credential>>(std::move(credentials)));
 }
 
-std::shared_ptr<const std::vector<Credential>> CredentialStore::snapshot() const {
-  std::lock_guard lock(mutex_);
-  return credentials_;
-}
+std::shared_ptr<const std::vector<Credential>> CredentialStore::snapshot() const { return credentials_.get(); }
 
-void CredentialStore::replace(const CredentialStore& other) {
-  auto incoming = other.snapshot();
-  std::lock_guard lock(mutex_);
-  credentials_ = std::move(incoming);
-}
+void CredentialStore::replace(const CredentialStore& other) { credentials_.replace(other.snapshot()); }
 
 std::shared_ptr<const Credential> CredentialStore::find(std::string_view host, std::uint16_t port) const {
   const auto credentials = snapshot();

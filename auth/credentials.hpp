@@ -7,7 +7,8 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include "common/snapshot.hpp"
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,11 +42,8 @@ public:
   explicit CredentialStore(std::vector<Credential> credentials);
 
   // A copy holds the same snapshot; assignment is replace().
-  CredentialStore(const CredentialStore& other) : credentials_(other.snapshot()) {}
-  CredentialStore& operator=(const CredentialStore& other) {
-    if (this != &other) replace(other);
-    return *this;
-  }
+  CredentialStore(const CredentialStore&) = default;
+  CredentialStore& operator=(const CredentialStore&) = default;
 
   // The credential for a request to host:port: one configured for exactly that port wins over one
   // configured without a port. `host` is compared case-insensitively. Null when none applies.
@@ -60,8 +58,7 @@ public:
   void replace(const CredentialStore& other);
 
 private:
-  mutable std::mutex mutex_;
-  std::shared_ptr<const std::vector<Credential>> credentials_;
+  Snapshot<std::vector<Credential>> credentials_;
 };
 
 }  // namespace pt::auth

@@ -64,24 +64,17 @@ void RegistryMatcher::add_host(std::string_view host, std::optional<std::uint16_
   add_pattern(HostPattern{normalize_host(host), false, port});
 }
 
+// Building a matcher (start-up, or a reload's new set before it is swapped in) is single-threaded:
+// the read and the replace need not be one step.
 void RegistryMatcher::add_pattern(HostPattern pattern) {
-  std::lock_guard lock(mutex_);
-  if (std::find(patterns_->begin(), patterns_->end(), pattern) != patterns_->end()) return;
-  auto updated = std::make_shared<Patterns>(*patterns_);
+  const auto current = patterns_.get();
+  if (std::find(current->begin(), current->end(), pattern) != current->end()) return;
+  auto updated = std::make_shared<Patterns>(*current);
   updated->push_back(std::move(pattern));
-  patterns_ = std::move(updated);
+  patterns_.replace(std::move(updated));
 }
 
-std::shared_ptr<const RegistryMatcher::Patterns> RegistryMatcher::snapshot() const {
-  std::lock_guard lock(mutex_);
-  return patterns_;
-}
-
-void RegistryMatcher::replace(const RegistryMatcher& other) {
-  auto incoming = other.snapshot();
-  std::lock_guard lock(mutex_);
-  patterns_ = std::move(incoming);
-}
+void RegistryMatcher::replace(const RegistryMatcher& other) { patterns_.replace(other.snapshot()); }
 
 bool RegistryMatcher::intercepts(std::string_view host, std::uint16_t port) const {
   const auto normalized = normalize_host(host);

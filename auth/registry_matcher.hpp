@@ -9,7 +9,7 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include "common/snapshot.hpp"
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,11 +30,8 @@ public:
   explicit RegistryMatcher(std::string_view registries);
 
   // A copy holds the same snapshot; assignment is replace().
-  RegistryMatcher(const RegistryMatcher& other) : patterns_(other.snapshot()) {}
-  RegistryMatcher& operator=(const RegistryMatcher& other) {
-    if (this != &other) replace(other);
-    return *this;
-  }
+  RegistryMatcher(const RegistryMatcher&) = default;
+  RegistryMatcher& operator=(const RegistryMatcher&) = default;
 
   // Every later check uses `other`'s entries.
   void replace(const RegistryMatcher& other);
@@ -61,10 +58,9 @@ public:
 private:
   using Patterns = std::vector<HostPattern>;
   void add_pattern(HostPattern pattern);
-  std::shared_ptr<const Patterns> snapshot() const;
+  std::shared_ptr<const Patterns> snapshot() const { return patterns_.get(); }
 
-  mutable std::mutex mutex_;
-  std::shared_ptr<const Patterns> patterns_ = std::make_shared<const Patterns>();
+  Snapshot<Patterns> patterns_;
 };
 
 }  // namespace pt::auth

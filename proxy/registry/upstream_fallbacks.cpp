@@ -74,7 +74,7 @@ std::string Upstream::repository_for(std::string_view repository) const {
   return prefix.empty() ? std::string(repository) : fmt::format("{}/{}", prefix, repository);
 }
 
-UpstreamFallbacks::UpstreamFallbacks() : table_(std::make_shared<const Table>()) {}
+UpstreamFallbacks::UpstreamFallbacks() = default;
 
 ParseResult<UpstreamFallbacks> UpstreamFallbacks::parse(std::string_view text) {
   using Result = ParseResult<UpstreamFallbacks>;
@@ -102,23 +102,14 @@ ParseResult<UpstreamFallbacks> UpstreamFallbacks::parse(std::string_view text) {
     table.emplace(key, std::make_shared<const UpstreamChain>(std::move(chain)));
   }
   UpstreamFallbacks fallbacks;
-  fallbacks.table_ = std::make_shared<const Table>(std::move(table));
+  fallbacks.table_.replace(std::make_shared<const Table>(std::move(table)));
   return Result::success(std::move(fallbacks));
 }
 
-void UpstreamFallbacks::replace(const UpstreamFallbacks& other) {
-  auto table = other.snapshot();
-  std::lock_guard lock(mutex_);
-  table_ = std::move(table);
-}
-
-std::shared_ptr<const UpstreamFallbacks::Table> UpstreamFallbacks::snapshot() const {
-  std::lock_guard lock(mutex_);
-  return table_;
-}
+void UpstreamFallbacks::replace(const UpstreamFallbacks& other) { table_.replace(other.table_.get()); }
 
 std::shared_ptr<const UpstreamChain> UpstreamFallbacks::chain_for(std::string_view host, std::uint16_t port) const {
-  const auto table = snapshot();
+  const auto table = table_.get();
   if (table->empty()) return nullptr;
   const auto found = table->find(cache::registry_authority(normalize_host(host), port));
   return found == table->end() ? nullptr : found->second;
@@ -126,7 +117,7 @@ std::shared_ptr<const UpstreamChain> UpstreamFallbacks::chain_for(std::string_vi
 
 std::vector<std::string> UpstreamFallbacks::describe() const {
   std::vector<std::string> lines;
-  for (const auto& [registry, chain] : *snapshot()) {
+  for (const auto& [registry, chain] : *table_.get()) {
     std::vector<std::string> names;
     for (const auto& upstream : *chain) names.push_back(upstream.name());
     lines.push_back(fmt::format("{}: {}", registry, fmt::join(names, ", then ")));
@@ -135,7 +126,7 @@ std::vector<std::string> UpstreamFallbacks::describe() const {
   return lines;
 }
 
-bool UpstreamFallbacks::empty() const { return snapshot()->empty(); }
+bool UpstreamFallbacks::empty() const { return table_.get()->empty(); }
 
 FallbackVerdict judge_answer(int status, bool is_registry) {
   if (status >= 500 || status == 429) return FallbackVerdict::next_down;

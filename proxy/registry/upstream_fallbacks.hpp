@@ -14,10 +14,10 @@
 // Pure: which upstreams and in what order. The table may change while the proxy runs (SIGHUP): it
 // is an immutable snapshot swapped under a mutex, so a request keeps the chain it started with.
 #include "common/parse_result.hpp"
+#include "common/snapshot.hpp"
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -53,11 +53,8 @@ public:
   static ParseResult<UpstreamFallbacks> parse(std::string_view text);
 
   // A copy holds the same snapshot; assignment is replace().
-  UpstreamFallbacks(const UpstreamFallbacks& other) : table_(other.snapshot()) {}
-  UpstreamFallbacks& operator=(const UpstreamFallbacks& other) {
-    if (this != &other) replace(other);
-    return *this;
-  }
+  UpstreamFallbacks(const UpstreamFallbacks&) = default;
+  UpstreamFallbacks& operator=(const UpstreamFallbacks&) = default;
   // Every later lookup uses `other`'s chains.
   void replace(const UpstreamFallbacks& other);
 
@@ -72,10 +69,7 @@ public:
 private:
   // By cache::registry_authority(): the name the cache keys use, so Docker Hub's names are one.
   using Table = std::unordered_map<std::string, std::shared_ptr<const UpstreamChain>>;
-  std::shared_ptr<const Table> snapshot() const;
-
-  mutable std::mutex mutex_;
-  std::shared_ptr<const Table> table_;
+  Snapshot<Table> table_;
 };
 
 // What to do with an upstream's answer to a pull while others remain to be tried.
