@@ -88,27 +88,18 @@ asio::awaitable<bool> Session::serve_cacheable(AccessRecord& record, const cache
       record.cache = CacheStatus::hit;
       co_return co_await serve_hit(record, hit->entry, &hit->reader);
     case cache::CacheAction::fill: {
-      record.cache = CacheStatus::miss;
-      std::error_code ec;
-      auto attachment = store.fills().find_or_start(key, ec);
-      if (ec) {
-        spdlog::warn("session {}: cannot cache {}: {}; serving uncached", info_.id, record.path, ec.message());
-        co_return co_await forward(record, classified);
-      }
-      if (!attachment.writer) {
-        record.cache = CacheStatus::hit;  // a fill another client started: no upstream request of ours
-        co_return co_await serve_from_fill(record, classified, key, std::move(attachment.fill));
-      }
+      auto turn = co_await take_fill(record, classified, key, key);
+      if (turn.answered) co_return *turn.answered;
       // A fill may have been committed (and left the registry) between our lookup and now: look
       // again before asking upstream, so a blob is not fetched twice.
       if (auto committed = co_await run_blocking(deps_.blocking, lookup);
           committed && cache::decide(classified, committed->entry.fresh_until, now) ==
                            cache::CacheAction::serve_cached) {
-        attachment.writer->fail(cache::CacheErrc::fill_abandoned);
+        turn.writer->fail(cache::CacheErrc::fill_abandoned);
         record.cache = CacheStatus::hit;
         co_return co_await serve_hit(record, committed->entry, &committed->reader);
       }
-      co_return co_await fill_and_serve(record, classified, std::move(*attachment.writer));
+      co_return co_await fill_and_serve(record, classified, std::move(*turn.writer));
     }
     case cache::CacheAction::forward:
       // A HEAD with nothing stored: relay upstream's HEAD, never turned into a GET.
@@ -290,6 +281,25 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
                  commit_ec.message());
   }
   co_return !client_gone && keep_alive;
+}
+
+asio::awaitable<Session::FillTurn> Session::take_fill(AccessRecord& record,
+                                                     const cache::RegistryRequest& classified,
+                                                     const std::string& fill_key, const std::string& key) {
+  record.cache = CacheStatus::miss;
+  std::error_code ec;
+  auto attachment = deps_.cache->fills().find_or_start(fill_key, ec);
+  FillTurn turn;
+  if (ec) {
+    spdlog::warn("session {}: cannot cache {}: {}; serving uncached", info_.id, record.path, ec.message());
+    turn.answered = co_await forward(record, classified);
+  } else if (!attachment.writer) {
+    record.cache = CacheStatus::hit;  // a fill another client started: no upstream request of ours
+    turn.answered = co_await serve_from_fill(record, classified, key, std::move(attachment.fill));
+  } else {
+    turn.writer.emplace(std::move(*attachment.writer));
+  }
+  co_return turn;
 }
 
 asio::awaitable<bool> Session::serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,

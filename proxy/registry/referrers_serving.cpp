@@ -7,8 +7,6 @@
 #include "common/run_blocking.hpp"
 #include "proxy/registry/session.hpp"
 
-#include <spdlog/spdlog.h>
-
 namespace pt::registry {
 
 asio::awaitable<bool> Session::serve_referrers(AccessRecord& record, const cache::RegistryRequest& classified,
@@ -28,19 +26,9 @@ asio::awaitable<bool> Session::serve_referrers(AccessRecord& record, const cache
     co_return co_await forward(record, classified);
   }
 
-  record.cache = CacheStatus::miss;
-  std::error_code ec;
-  auto attachment = store.fills().find_or_start(key, ec);
-  if (ec) {
-    spdlog::warn("session {}: cannot cache {}: {}; serving uncached", info_.id, record.path, ec.message());
-    co_return co_await forward(record, classified);
-  }
-  if (!attachment.writer) {
-    record.cache = CacheStatus::hit;  // another client is fetching the same list: ride along
-    co_return co_await serve_from_fill(record, classified, key, std::move(attachment.fill));
-  }
-  co_return co_await fill_and_serve(record, classified, std::move(*attachment.writer), nullptr,
-                                    stored ? &*stored : nullptr);
+  auto turn = co_await take_fill(record, classified, key, key);
+  if (turn.answered) co_return *turn.answered;
+  co_return co_await fill_and_serve(record, classified, std::move(*turn.writer), nullptr, stored ? &*stored : nullptr);
 }
 
 }  // namespace pt::registry

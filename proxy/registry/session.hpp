@@ -165,6 +165,15 @@ private:
                                           std::string why);
   asio::awaitable<bool> serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,
                                         const std::string& key, std::shared_ptr<cache::Fill> fill);
+  // Whose turn it is to fetch `fill_key`: this request's (`writer`), or the request was answered
+  // here (`answered`: keep going?) from the same fill another client started (HIT; `key` is looked
+  // up if that fill ends without an answer), or uncached when the disk takes no fill.
+  struct FillTurn {
+    std::optional<cache::FillWriter> writer;
+    std::optional<bool> answered;
+  };
+  asio::awaitable<FillTurn> take_fill(AccessRecord& record, const cache::RegistryRequest& classified,
+                                      const std::string& fill_key, const std::string& key);
   // A HEAD for the tag upstream asking for every manifest type (revalidation_accept()), so its
   // digest is the tag's identity whichever client caused it.
   asio::awaitable<cache::UpstreamAnswer> revalidate(AccessRecord& record);

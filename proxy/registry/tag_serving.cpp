@@ -153,18 +153,10 @@ asio::awaitable<bool> Session::fill_tag(AccessRecord& record, const cache::Regis
   tag.identifies_tag = cache::AcceptedTypes::parse(accept).accepts_every_manifest_type();
   // A HEAD has no body to store, but its answer names the variant.
   if (classified.is_head) co_return co_await forward(record, classified, &tag);
-  std::error_code ec;
-  auto attachment = deps_.cache->fills().find_or_start(cache::tag_fill_key(tag.key, accept), ec);
-  if (ec) {
-    spdlog::warn("session {}: cannot cache {}: {}; serving uncached", info_.id, record.path, ec.message());
-    co_return co_await forward(record, classified);
-  }
-  if (!attachment.writer) {
-    // The same tag asked with the same Accept is being fetched: ride along.
-    record.cache = CacheStatus::hit;
-    co_return co_await serve_from_fill(record, classified, tag.key, std::move(attachment.fill));
-  }
-  co_return co_await fill_and_serve(record, classified, std::move(*attachment.writer), &tag);
+  // The same tag asked with the same Accept by another client is one fetch.
+  auto turn = co_await take_fill(record, classified, cache::tag_fill_key(tag.key, accept), tag.key);
+  if (turn.answered) co_return *turn.answered;
+  co_return co_await fill_and_serve(record, classified, std::move(*turn.writer), &tag);
 }
 
 asio::awaitable<void> Session::learn_tag_variant(const cache::RegistryRequest& classified,
