@@ -25,6 +25,7 @@
 #include "proxy/ops/local_endpoints.hpp"
 #include "proxy/ops/metrics.hpp"
 #include "proxy/registry/mirror_tokens.hpp"
+#include "proxy/registry/revalidations.hpp"
 #include "proxy/registry/upstream_fallbacks.hpp"
 #include "proxy/registry/upstream_health.hpp"
 
@@ -177,6 +178,7 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   auto chains = upstream_fallbacks(config);
   registry::UpstreamHealth upstream_health;
   registry::TokenCache upstream_tokens;
+  registry::Revalidations revalidations;
   registry::Fallbacks fallbacks{.chains = chains, .health = upstream_health, .tokens = upstream_tokens};
 
   const auto root_ca = ca::RootCa::load_or_create(config.ca_dir);
@@ -218,6 +220,7 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
       .cache_auth = &cache_auth,
       .verdicts = &verdicts,
       .fallbacks = &fallbacks,
+      .revalidations = &revalidations,
   };
   ops::Dependencies endpoints_deps{.root_ca = root_ca, .cache = store.get(), .metrics = metrics, .serving = serving,
                                    .blocking = blocking, .admin_token = config.admin_token};

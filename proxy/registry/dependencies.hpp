@@ -31,6 +31,7 @@ namespace pt::registry {
 class UpstreamFallbacks;
 class UpstreamHealth;
 class TokenCache;
+class Revalidations;
 
 // REGISTRY_MIRRORS: the chains of upstreams (they change on SIGHUP), what was learnt of their
 // upstreams while pulling, and the Bearer tokens the proxy fetched from them.
@@ -64,6 +65,7 @@ struct Dependencies {
   const auth::CacheAuthModes* cache_auth = nullptr;  // CACHE_AUTH_MODE (null: shared)
   auth::AccessVerdicts* verdicts = nullptr;          // remembered verify-mode acceptances
   Fallbacks* fallbacks = nullptr;                    // null: every registry is its own only upstream
+  Revalidations* revalidations = nullptr;            // one HEAD per stale tag at a time (null: one per request)
 };
 
 }  // namespace pt::registry

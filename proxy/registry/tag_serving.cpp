@@ -7,6 +7,7 @@
 #include "cache/manifest_cache_policy.hpp"
 #include "cache/manifest_negotiation.hpp"
 #include "common/run_blocking.hpp"
+#include "proxy/registry/revalidations.hpp"
 #include "proxy/registry/session.hpp"
 
 #include <fmt/format.h>
@@ -71,7 +72,19 @@ asio::awaitable<bool> Session::serve_tag(AccessRecord& record, const cache::Regi
   // Offline, whatever its age: no HEAD to ask, and nothing to tell the log but STALE.
   // (Not a conditional expression: GCC 12 destroys a temporary beside a co_await twice.)
   cache::UpstreamAnswer answer{.reachable = false};
-  if (!settings_.offline) answer = co_await revalidate(record);
+  if (!settings_.offline && deps_.revalidations) {
+    // Concurrent requests for the tag share one HEAD.
+    auto turn = deps_.revalidations->join(tag_key);
+    if (turn.leads()) {
+      answer = co_await revalidate(record);
+      turn.finish(answer);
+    } else {
+      answer = co_await turn.answer();
+      if (!answer.reachable) record.error = "upstream unreachable (a concurrent request's revalidation)";
+    }
+  } else if (!settings_.offline) {
+    answer = co_await revalidate(record);
+  }
   switch (cache::on_tag_revalidation(answer, *tag)) {
     case cache::TagRevalidation::confirmed: {
       const auto head_digest = *cache::Digest::parse(*answer.docker_content_digest);

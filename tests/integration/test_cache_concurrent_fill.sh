@@ -3,6 +3,7 @@
 # ones): they share one upstream download per blob. Every pull succeeds and
 # verifies; the registry serves each blob (and the tag manifest) exactly once;
 # for each blob the proxy logs one MISS (the filler) and HITs for the rest.
+# Then ten requests at once for the tag past its freshness window: one revalidation HEAD.
 # Then bursts of ten curl clients on each of 20 small blobs: still one upstream
 # GET per blob.
 # shellcheck source-path=SCRIPTDIR
@@ -50,6 +51,31 @@ for d in "${BLOBS[@]}"; do
   assert_eq "$(registry_requests reg GET "/v2/$REPO/blobs/$d")" 1 "blob ${d:7:12}: fetched from the registry exactly once"
 done
 assert_eq "$(registry_requests reg GET "/v2/$REPO/manifests/1")" 1 "the tag manifest: fetched from the registry exactly once"
+
+# A tag past its freshness window under a burst of clients: one revalidation HEAD upstream,
+# the other requests wait for its answer (all REVALIDATED).
+stop_proxy TERM
+seed_image "${REG_ADDR[reg]}" shared/small:1 1 1000 --creds "$RCREDS"
+start_proxy REGISTRIES=registry.test "UPSTREAM_RESOLVE=registry.test=$REGISTRY_IP" "UPSTREAM_CA_BUNDLE=$TEST_CA_CRT" \
+  "AUTH_REGISTRIES=registry.test:$RPORT:$RCREDS" ENABLE_MANIFEST_CACHE=true MANIFEST_CACHE_PRIMARY_REGEX= \
+  MANIFEST_CACHE_SECONDARY_REGEX= MANIFEST_CACHE_DEFAULT_TIME=1s
+SMALL_TAG="https://registry.test:$RPORT/v2/shared/small/manifests/1"
+ACCEPT='Accept: application/vnd.docker.distribution.manifest.v2+json'
+pcurl -o /dev/null -H "$ACCEPT" "$SMALL_TAG" || fail "first GET of shared/small:1 failed"
+sleep 1.2
+heads_before=$(registry_requests reg HEAD /v2/shared/small/manifests/1)
+mark=$(proxy_log_mark)
+pids=()
+for j in $(seq 1 $N); do
+  pcurl -o /dev/null -H "$ACCEPT" "$SMALL_TAG" &
+  pids+=($!)
+done
+wait_pids "${pids[@]}" || fail "burst on the stale tag: some of the $N clients failed"
+wait_proxy_requests "$mark" "$N" "path=/v2/shared/small/manifests/1 "
+assert_eq "$(($(registry_requests reg HEAD /v2/shared/small/manifests/1) - heads_before))" 1 \
+  "$N clients on the stale tag at once: one revalidation HEAD upstream"
+assert_eq "$(proxy_requests_since "$mark" "path=/v2/shared/small/manifests/1 " | grep -c 'cache=REVALIDATED')" "$N" \
+  "all $N served REVALIDATED"
 
 # A burst of clients on each of many small blobs: fills finish within milliseconds, so
 # clients keep arriving while one completes. A client must never start a second upstream
