@@ -447,7 +447,7 @@ _write_registry_config() { # uses start_registry's locals
   echo "  maintenance:"
   echo "    uploadpurging: {enabled: false}"
   echo "http:"
-  echo "  addr: $ip:$port"
+  echo "  addr: \"$ip:$port\""  # quoted: YAML reads "[::1]:5000" as a list
   echo "  secret: pullthrough-integration-test-secret"
   echo "  headers:"
   echo "    X-Content-Type-Options: [nosniff]"

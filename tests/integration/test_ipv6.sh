@@ -20,11 +20,6 @@ require_proxy_bin
 $PY -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null ||
   skip "no IPv6 loopback (::1) here"
 
-# lib.sh writes the registry's "addr: IP:PORT" unquoted, which YAML reads as a list for [::1]:PORT:
-# quote it (harmless for IPv4; lib.sh could do it itself).
-eval "$(declare -f _write_registry_config | sed '1s/_write_registry_config/_lib_write_registry_config/')"
-_write_registry_config() { _lib_write_registry_config | sed -E 's/^(  addr: )(.*)$/\1"\2"/'; }
-
 V4_REG_IP=127.0.0.38
 DEAD_V4=127.0.0.70
 DNS_IP=127.0.0.71
