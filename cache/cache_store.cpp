@@ -56,6 +56,7 @@ std::unique_ptr<CacheStore> CacheStore::open(CacheSettings settings) {
     Index::destroy(index_path);
   }
   auto index = Index::open(index_path, settings.touch_granularity);
+  if (!settings.registry_shares.empty()) index->track_registry_bytes();
   auto store = std::unique_ptr<CacheStore>(new CacheStore(std::move(settings), std::move(index)));
   if (const auto cleared = store->blobs_.clear_temp()) {
     spdlog::info("cache: removed {} unfinished download(s)", cleared);
@@ -154,7 +155,7 @@ std::error_code CacheStore::commit_fill(FillWriter& writer, Timestamp now, Times
     std::error_code ignored;
     if (auto reader = blobs_.open(*digest, ignored)) verified_.insert(*reader, *digest);
   }
-  if (index_->total_bytes() > settings_.max_bytes) evict_to_size();
+  if (index_->total_bytes() > settings_.max_bytes || over_share()) evict_to_size();
   return {};
 }
 
@@ -281,21 +282,43 @@ FileRemoval CacheStore::remove_file(const FileRecord& victim) {
   return removal;
 }
 
-EvictionStats CacheStore::evict_to_size() {
-  const auto stats =
-      pt::cache::evict_to_size(*index_, settings_.max_bytes,
-                               [this](const FileRecord& victim) { return remove_file(victim); });
-  if (stats.files > 0) {
-    spdlog::info("cache: evicted {} file(s), {} entries, {} bytes to stay under the size cap",
-                 stats.files, stats.entries, stats.bytes);
+std::uint64_t CacheStore::share_cap(double share, std::uint64_t max_bytes) const {
+  return static_cast<std::uint64_t>(share * static_cast<double>(max_bytes));
+}
+
+bool CacheStore::over_share() const {
+  for (const auto& [registry, share] : settings_.registry_shares) {
+    if (index_->registry_bytes(registry) > share_cap(share, settings_.max_bytes)) return true;
   }
+  return false;
+}
+
+EvictionStats CacheStore::evict(std::uint64_t max_bytes) {
+  const auto remove = [this](const FileRecord& victim) { return remove_file(victim); };
+  EvictionStats stats;
+  for (const auto& [registry, share] : settings_.registry_shares) {
+    const auto cap = share_cap(share, max_bytes);
+    if (index_->registry_bytes(registry) <= cap) continue;
+    const auto evicted = pt::cache::evict_registry_to_size(*index_, registry, cap, remove);
+    if (evicted.files > 0) {
+      spdlog::info("cache: evicted {} file(s), {} entries, {} bytes of {} to keep it within its share ({:g}% of {} "
+                   "bytes, REGISTRY_POLICY max_share)",
+                   evicted.files, evicted.entries, evicted.bytes, registry, share * 100, max_bytes);
+    }
+    stats += evicted;
+  }
+  const auto global = pt::cache::evict_to_size(*index_, max_bytes, remove);
+  if (global.files > 0 && max_bytes == settings_.max_bytes) {
+    spdlog::info("cache: evicted {} file(s), {} entries, {} bytes to stay under the size cap",
+                 global.files, global.entries, global.bytes);
+  }
+  stats += global;
   return stats;
 }
 
-EvictionStats CacheStore::evict_to_size(std::uint64_t max_bytes) {
-  return pt::cache::evict_to_size(*index_, max_bytes,
-                                  [this](const FileRecord& victim) { return remove_file(victim); });
-}
+EvictionStats CacheStore::evict_to_size() { return evict(settings_.max_bytes); }
+
+EvictionStats CacheStore::evict_to_size(std::uint64_t max_bytes) { return evict(max_bytes); }
 
 IndexChange CacheStore::remove_entry(std::string_view key) {
   if (key.starts_with("tag/") && !is_legacy_tag_key(key)) return {.error = index_->remove_tag(key)};

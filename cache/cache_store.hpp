@@ -27,6 +27,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -49,6 +50,10 @@ struct CacheSettings {
   // first lookup of that blob through any registry claims. Manifests and tags, whose keys and
   // headers only the index knew, are fetched again.
   bool rebuild_index = false;
+  // REGISTRY_POLICY max_share: registry (as cache keys spell it) -> the fraction of the size cap
+  // its files may take (see Index::registry_bytes for what counts). Eviction brings a registry
+  // over its share down to it first, then the whole cache down to the cap.
+  std::map<std::string, double> registry_shares;
 };
 
 struct ReconcileStats {
@@ -147,6 +152,10 @@ public:
 private:
   CacheStore(CacheSettings settings, std::unique_ptr<Index> index);
   FileRemoval remove_file(const FileRecord& victim);
+  // Registries over their share first, then the whole cache, down to `max_bytes`.
+  EvictionStats evict(std::uint64_t max_bytes);
+  std::uint64_t share_cap(double share, std::uint64_t max_bytes) const;
+  bool over_share() const;
   // A blob key whose entry is missing takes over the orphan of its digest, if one was adopted.
   std::optional<IndexEntry> claim_orphan(std::string_view key);
   // reconcile() under --rebuild-index: an unindexed file that hashes to its name becomes an orphan.

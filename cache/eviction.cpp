@@ -34,6 +34,26 @@ EvictionStats& EvictionStats::operator+=(const FileRemoval& removal) {
   return *this;
 }
 
+EvictionStats& EvictionStats::operator+=(const EvictionStats& other) {
+  files += other.files;
+  entries += other.entries;
+  bytes += other.bytes;
+  return *this;
+}
+
+EvictionStats evict_registry_to_size(const Index& index, std::string_view registry, std::uint64_t max_bytes,
+                                     const RemoveFile& remove) {
+  EvictionStats stats;
+  // One walk of the LRU order: the registry's files may be anywhere in it. A file read meanwhile
+  // is spared (remove is conditional), so this may end above the cap; the next eviction goes on.
+  index.for_each_file_by_age([&](const FileRecord& file) {
+    if (index.registry_bytes(registry) <= max_bytes) return false;
+    if (index.file_registries(file.digest).contains(std::string(registry))) stats += remove(file);
+    return true;
+  });
+  return stats;
+}
+
 EvictionStats evict_to_size(const Index& index, std::uint64_t max_bytes, const RemoveFile& remove) {
   return evict_oldest_while(index, remove,
                             [&](const FileRecord&) { return index.total_bytes() > max_bytes; });

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <string_view>
 
 namespace pt::cache {
 
@@ -21,6 +22,7 @@ struct EvictionStats {
   std::uint64_t bytes = 0;
 
   EvictionStats& operator+=(const FileRemoval& removal);
+  EvictionStats& operator+=(const EvictionStats& other);
 };
 
 // Removes the index records of one file (conditionally on its last access) and its blob.
@@ -28,6 +30,13 @@ using RemoveFile = std::function<FileRemoval(const FileRecord& victim)>;
 
 // Evicts until the index's total is at most `max_bytes`.
 EvictionStats evict_to_size(const Index& index, std::uint64_t max_bytes, const RemoveFile& remove);
+
+// REGISTRY_POLICY max_share: evicts the files `registry` uses (Index::registry_bytes counts them),
+// least recently used first, until its bytes are at most `max_bytes`. Other registries' files
+// are passed over; a file shared with another registry goes for both. The index must track
+// registry bytes (Index::track_registry_bytes).
+EvictionStats evict_registry_to_size(const Index& index, std::string_view registry, std::uint64_t max_bytes,
+                                     const RemoveFile& remove);
 
 // Evicts every file not read for longer than `max_idle` (CACHE_INACTIVE).
 EvictionStats evict_inactive(const Index& index, Timestamp now, std::chrono::seconds max_idle,

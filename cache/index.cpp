@@ -83,6 +83,16 @@ std::vector<rocksdb::ColumnFamilyDescriptor> column_families(const rocksdb::Opti
   };
 }
 
+// "blob/<registry>/...", "manifest/<registry>/...", "tag/<registry>/...": the registry of a key;
+// empty for keys of no registry ("orphan/<digest>").
+std::string_view registry_of_key(std::string_view key) {
+  const auto first = key.find('/');
+  if (first == std::string_view::npos || key.substr(0, first) == "orphan") return {};
+  const auto second = key.find('/', first + 1);
+  if (second == std::string_view::npos) return {};
+  return key.substr(first + 1, second - first - 1);
+}
+
 }  // namespace
 
 struct Index::Handles {
@@ -282,6 +292,8 @@ IndexChange Index::put(const IndexEntry& entry) {
   const auto& digest = entry.digest;
   const auto previous = read_entry(entry.key);
   const bool new_reference = !previous || previous->digest != digest;
+  const auto usage = new_reference ? probe_usage(digest, entry.size) : std::nullopt;
+  const auto previous_usage = previous && new_reference ? probe_usage(previous->digest, 0) : std::nullopt;
 
   batch.Put(cf_->entries(), slice(entry.key), encode_entry(entry));
   if (!previous) ++totals.entries;
@@ -311,6 +323,10 @@ IndexChange Index::put(const IndexEntry& entry) {
   change.error = commit(batch, totals);
   memo_.forget(entry.key);
   if (change.error) change.released_file.reset();
+  if (!change.error) {
+    settle_usage(usage);
+    settle_usage(previous_usage);
+  }
   return change;
 }
 
@@ -341,6 +357,7 @@ IndexChange Index::remove(std::string_view key) {
   const auto previous = read_entry(key);
   if (!previous) return change;
   auto totals = this->totals();
+  const auto usage = probe_usage(previous->digest, 0);
   rocksdb::WriteBatch batch;
   batch.Delete(cf_->entries(), slice(key));
   totals.entries -= std::min<std::uint64_t>(totals.entries, 1);
@@ -348,6 +365,7 @@ IndexChange Index::remove(std::string_view key) {
   change.error = commit(batch, totals);
   memo_.forget(key);
   if (change.error) change.released_file.reset();
+  if (!change.error) settle_usage(usage);
   return change;
 }
 
@@ -359,6 +377,7 @@ FileRemoval Index::remove_file(const Digest& digest, std::optional<Timestamp> on
   if (only_if_last_access && record->last_access != *only_if_last_access) return removal;
 
   auto totals = this->totals();
+  const auto usage = probe_usage(digest, 0);
   rocksdb::WriteBatch batch;
   std::vector<std::string> keys;
   std::unique_ptr<rocksdb::Iterator> refs(db_->NewIterator(rocksdb::ReadOptions(), cf_->refs()));
@@ -381,6 +400,7 @@ FileRemoval Index::remove_file(const Digest& digest, std::optional<Timestamp> on
   if (!removal.error) {
     removal.removed = true;
     removal.bytes = record->size;
+    settle_usage(usage);
   } else {
     removal.entries = 0;
   }
@@ -398,6 +418,87 @@ std::vector<FileRecord> Index::oldest_files(std::size_t count) const {
     if (record && record->last_access == decoded->first) oldest.push_back(std::move(*record));
   }
   return oldest;
+}
+
+void Index::for_each_file_by_age(const std::function<bool(const FileRecord&)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->lru()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const auto decoded = decode_lru_key(it->key().ToStringView());
+    if (!decoded) continue;
+    auto record = file(decoded->second);
+    if (record && record->last_access == decoded->first && !visit(*record)) return;
+  }
+}
+
+std::set<std::string> Index::file_registries(const Digest& digest) const {
+  std::set<std::string> registries;
+  const auto prefix = digest.str();
+  std::unique_ptr<rocksdb::Iterator> refs(db_->NewIterator(rocksdb::ReadOptions(), cf_->refs()));
+  for (refs->Seek(slice(prefix)); refs->Valid() && refs->key().starts_with(prefix); refs->Next()) {
+    const auto registry = registry_of_key(refs->key().ToStringView().substr(kDigestLength));
+    if (!registry.empty()) registries.emplace(registry);
+  }
+  return registries;
+}
+
+void Index::track_registry_bytes() {
+  std::lock_guard lock(write_mutex_);
+  if (tracking_registries_) return;
+  std::unordered_map<std::string, std::uint64_t> bytes;
+  std::unique_ptr<rocksdb::Iterator> refs(db_->NewIterator(rocksdb::ReadOptions(), cf_->refs()));
+  // References are ordered by digest: one file's registries are collected, then counted.
+  std::string current;
+  std::set<std::string> registries;
+  const auto flush = [&] {
+    const auto digest = Digest::parse(current);
+    const auto record = digest ? file(*digest) : std::nullopt;
+    if (record) {
+      for (const auto& registry : registries) bytes[registry] += record->size;
+    }
+    registries.clear();
+  };
+  for (refs->SeekToFirst(); refs->Valid(); refs->Next()) {
+    const auto ref = refs->key().ToStringView();
+    if (ref.size() < kDigestLength) continue;
+    if (ref.substr(0, kDigestLength) != current) {
+      if (!current.empty()) flush();
+      current = std::string(ref.substr(0, kDigestLength));
+    }
+    const auto registry = registry_of_key(ref.substr(kDigestLength));
+    if (!registry.empty()) registries.emplace(registry);
+  }
+  if (!current.empty()) flush();
+  {
+    std::lock_guard bytes_lock(registry_bytes_mutex_);
+    registry_bytes_ = std::move(bytes);
+  }
+  tracking_registries_ = true;
+}
+
+std::uint64_t Index::registry_bytes(std::string_view registry) const {
+  std::lock_guard lock(registry_bytes_mutex_);
+  const auto found = registry_bytes_.find(std::string(registry));
+  return found == registry_bytes_.end() ? 0 : found->second;
+}
+
+std::optional<Index::UsageProbe> Index::probe_usage(const Digest& digest, std::uint64_t size_if_new) const {
+  if (!tracking_registries_) return std::nullopt;
+  const auto record = file(digest);
+  return UsageProbe{.digest = digest, .size = record ? record->size : size_if_new, .before = file_registries(digest)};
+}
+
+void Index::settle_usage(const std::optional<UsageProbe>& probe) {
+  if (!probe) return;
+  const auto after = file_registries(probe->digest);
+  std::lock_guard lock(registry_bytes_mutex_);
+  for (const auto& registry : after) {
+    if (!probe->before.contains(registry)) registry_bytes_[registry] += probe->size;
+  }
+  for (const auto& registry : probe->before) {
+    if (after.contains(registry)) continue;
+    auto& bytes = registry_bytes_[registry];
+    bytes -= std::min(bytes, probe->size);
+  }
 }
 
 void Index::for_each_entry(const std::function<bool(const IndexEntry&)>& visit) const {

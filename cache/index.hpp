@@ -34,6 +34,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <string>
 #include <system_error>
@@ -117,6 +118,19 @@ public:
   // Up to `count` files, least recently used first.
   std::vector<FileRecord> oldest_files(std::size_t count) const;
 
+  // Files least recently used first, from a snapshot of the order taken at the call; return false
+  // from the callback to stop. Changes made meanwhile (evictions by the callback) are safe.
+  void for_each_file_by_age(const std::function<bool(const FileRecord&)>& visit) const;
+
+  // Bytes per registry, for REGISTRY_POLICY's max_share. A file counts in full for every registry
+  // that has an entry using it ("blob/<registry>/...", "manifest/<registry>/..."; an orphan of
+  // --rebuild-index for none). Off until track_registry_bytes(), which scans the file references
+  // once; every change keeps it up to date after that (two short scans of one file's references).
+  void track_registry_bytes();
+  std::uint64_t registry_bytes(std::string_view registry) const;
+  // The registries whose entries use the file (empty: none, or no such file).
+  std::set<std::string> file_registries(const Digest& digest) const;
+
   std::uint64_t total_bytes() const noexcept { return total_bytes_.load(); }
   std::uint64_t file_count() const noexcept { return file_count_.load(); }
   std::uint64_t entry_count() const noexcept { return entry_count_.load(); }
@@ -152,6 +166,16 @@ private:
   void release_reference(rocksdb::WriteBatch& batch, const Digest& digest, std::string_view key,
                          Totals& totals, IndexChange& change) const;
   std::error_code commit(rocksdb::WriteBatch& batch, const Totals& totals);
+  // The registry use of the files a change touches, taken before it (under the write lock) and
+  // settled after it: a registry that gained or lost its last entry on a file gains or loses the
+  // file's size. No-ops unless tracking.
+  struct UsageProbe {
+    Digest digest;
+    std::uint64_t size = 0;
+    std::set<std::string> before;
+  };
+  std::optional<UsageProbe> probe_usage(const Digest& digest, std::uint64_t size_if_new) const;
+  void settle_usage(const std::optional<UsageProbe>& probe);
 
   rocksdb::DB* db_;
   std::unique_ptr<Handles> cf_;
@@ -165,6 +189,9 @@ private:
   mutable std::unordered_map<std::string, TagRecord> tag_memo_;
   // Bumped by every tag write: a read that raced with one does not memoize what it read.
   std::uint64_t tag_generation_ = 0;
+  std::atomic<bool> tracking_registries_{false};
+  mutable std::mutex registry_bytes_mutex_;  // written under write_mutex_ too
+  std::unordered_map<std::string, std::uint64_t> registry_bytes_;
   std::atomic<std::uint64_t> total_bytes_{0};
   std::atomic<std::uint64_t> file_count_{0};
   std::atomic<std::uint64_t> entry_count_{0};

@@ -133,3 +133,78 @@ TEST_CASE("Concurrent commits and evictions keep index and files consistent") {
   CHECK(repaired.missing_files == 0);
   CHECK(repaired.dangling_entries == 0);
 }
+
+namespace {
+
+std::unique_ptr<CacheStore> open_shared_store(const TempDir& dir, std::uint64_t max_bytes,
+                                              std::map<std::string, double> shares) {
+  CacheSettings settings;
+  settings.directory = dir.path() / "cache";
+  settings.max_bytes = max_bytes;
+  settings.registry_shares = std::move(shares);
+  return CacheStore::open(settings);
+}
+
+}  // namespace
+
+TEST_CASE("Index counts a file's bytes for every registry using it, across changes and reopening") {
+  TempDir dir;
+  const auto shared = make_content(1'000, 1);
+  {
+    auto store = open_shared_store(dir, 1ull << 30, {{"a", 1.0}});
+    auto& index = store->index();
+    REQUIRE_FALSE(store_content(*store, "blob/a/x", shared, kT0));
+    CHECK(index.registry_bytes("a") == 1'000);
+    REQUIRE_FALSE(store_content(*store, "manifest/a/app@y", shared, kT0));  // the same file again
+    CHECK(index.registry_bytes("a") == 1'000);
+    REQUIRE_FALSE(store_content(*store, "blob/b/x", shared, kT0));
+    CHECK(index.registry_bytes("b") == 1'000);
+    CHECK(index.file_registries(digest_of(shared)) == std::set<std::string>{"a", "b"});
+    REQUIRE_FALSE(store_content(*store, "blob/b/z", make_content(500, 2), kT0));
+    CHECK(index.registry_bytes("b") == 1'500);
+    REQUIRE_FALSE(store->remove_entry("blob/b/x").error);
+    CHECK(index.registry_bytes("b") == 500);
+    CHECK(index.registry_bytes("a") == 1'000);
+    REQUIRE_FALSE(store->remove_entry("blob/a/x").error);
+    CHECK(index.registry_bytes("a") == 1'000);  // the manifest still uses it
+  }
+  // Reopened, the counts are rebuilt from the references.
+  auto store = open_shared_store(dir, 1ull << 30, {{"a", 1.0}});
+  CHECK(store->index().registry_bytes("a") == 1'000);
+  CHECK(store->index().registry_bytes("b") == 500);
+  store->drop_corrupt(digest_of(shared));
+  CHECK(store->index().registry_bytes("a") == 0);
+}
+
+TEST_CASE("A registry over its max_share loses its least recently used files first, others stay") {
+  TempDir dir;
+  // Cap 10000, registry "big" may hold 40% (4000 bytes): two 1500-byte files.
+  auto store = open_shared_store(dir, 10'000, {{"big", 0.4}});
+  std::vector<std::string> small, big;
+  for (int i = 0; i < 3; ++i) {
+    small.push_back(make_content(1'000, 10 + i));
+    REQUIRE_FALSE(store_content(*store, fmt::format("blob/small/{}", i), small[i], kT0 + std::chrono::minutes(i)));
+  }
+  for (int i = 0; i < 4; ++i) {
+    big.push_back(make_content(1'500, 20 + i));
+    REQUIRE_FALSE(store_content(*store, fmt::format("blob/big/{}", i), big[i], kT0 + std::chrono::minutes(10 + i)));
+    CHECK(store->index().registry_bytes("big") <= 4'000);
+  }
+  // "small"'s files are older than all of "big"'s, yet they stay: "big" paid for its share.
+  for (int i = 0; i < 3; ++i) CHECK(store->lookup(fmt::format("blob/small/{}", i), kT0 + 1h));
+  CHECK_FALSE(store->index().get("blob/big/0"));
+  CHECK_FALSE(store->index().get("blob/big/1"));
+  CHECK(store->index().get("blob/big/2"));
+  CHECK(store->index().get("blob/big/3"));
+  CHECK(store->index().registry_bytes("big") == 3'000);
+  CHECK(store->index().total_bytes() == 6'000);
+
+  // gc to a smaller cap: the share is of that cap (40% of 5000 = 2000), so "big" keeps one file;
+  // then the whole cache (4500 bytes) is under the cap and nothing else goes.
+  const auto stats = store->evict_to_size(5'000);
+  CHECK(stats.files == 1);
+  CHECK_FALSE(store->index().get("blob/big/2"));
+  CHECK(store->index().get("blob/big/3"));
+  CHECK(store->index().registry_bytes("big") == 1'500);
+  CHECK(store->index().total_bytes() == 4'500);
+}
