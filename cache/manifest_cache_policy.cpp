@@ -50,7 +50,8 @@ ManifestCacheSettings ManifestCacheSettings::from_lookup(
 
 ManifestCachePolicy::ManifestCachePolicy() : ManifestCachePolicy(ManifestCacheSettings{}) {}
 
-ManifestCachePolicy::ManifestCachePolicy(const ManifestCacheSettings& settings) {
+ManifestCachePolicy::ManifestCachePolicy(const ManifestCacheSettings& settings, RegistryPolicy per_registry)
+    : per_registry_(std::move(per_registry)) {
   if (settings.enable != "true" && settings.enable != "false" && !settings.enable.empty()) {
     throw std::invalid_argument(fmt::format(
         "ENABLE_MANIFEST_CACHE: expected 'true' or 'false', got '{}'", settings.enable));
@@ -70,6 +71,12 @@ std::chrono::seconds ManifestCachePolicy::freshness_window(std::string_view tag)
     if (tier->pattern && matches_from_start(*tier->pattern, tag)) return tier->window;
   }
   return default_window_;
+}
+
+std::chrono::seconds ManifestCachePolicy::freshness_window(std::string_view registry, std::string_view repository,
+                                                          std::string_view tag) const {
+  if (auto window = per_registry_.tag_freshness(registry, repository)) return *window;
+  return freshness_window(tag);
 }
 
 }  // namespace pt::cache

@@ -14,6 +14,10 @@
 // With ENABLE_MANIFEST_CACHE unset or false every tag is fresh for 60 s: rpardini does not cache
 // manifests then, but a short window absorbs a burst of identical pulls (a CI fan-out) while a
 // pushed tag is still seen within a minute.
+//
+// REGISTRY_POLICY's tag_freshness (registry_policy.hpp) replaces all of this for the tags of the
+// registries and repositories it names, whether ENABLE_MANIFEST_CACHE is set or not.
+#include "cache/registry_policy.hpp"
 #include "cache/timestamp.hpp"
 
 #include <chrono>
@@ -46,12 +50,21 @@ public:
   ManifestCachePolicy();  // rpardini's defaults with manifest caching disabled
 
   // Throws std::invalid_argument naming the offending setting (bad regex or duration).
-  explicit ManifestCachePolicy(const ManifestCacheSettings& settings);
+  // `per_registry`: REGISTRY_POLICY, whose tag_freshness wins for the tags it covers.
+  explicit ManifestCachePolicy(const ManifestCacheSettings& settings, RegistryPolicy per_registry = {});
 
+  // The window by the MANIFEST_CACHE_* tiers alone.
   std::chrono::seconds freshness_window(std::string_view tag) const;
+  // The window of a tag of `repository` at `registry` (as cache keys spell it).
+  std::chrono::seconds freshness_window(std::string_view registry, std::string_view repository,
+                                        std::string_view tag) const;
 
   Timestamp fresh_until(std::string_view tag, Timestamp fetched_at) const {
     return fetched_at + freshness_window(tag);
+  }
+  Timestamp fresh_until(std::string_view registry, std::string_view repository, std::string_view tag,
+                        Timestamp fetched_at) const {
+    return fetched_at + freshness_window(registry, repository, tag);
   }
 
 private:
@@ -63,6 +76,7 @@ private:
   Tier primary_;
   Tier secondary_;
   std::chrono::seconds default_window_{3600};
+  RegistryPolicy per_registry_;
 };
 
 }  // namespace pt::cache

@@ -255,7 +255,7 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
     // Stored under its digest (which also answers pulls by digest), then named by the tag's record.
     const auto digest = writer.fill().digest();
     const std::string registry = cache_registry();
-    const auto fresh_until = deps_.manifest_policy.fresh_until(classified.reference, now);
+    const auto fresh_until = deps_.manifest_policy.fresh_until(cache_registry(), classified.repository, classified.reference, now);
     auto commit = [&store, &writer, &registry, &classified, &fill_response, tag, digest, now, fresh_until] {
       if (!digest) return make_error_code(cache::CacheErrc::fill_failed);
       const auto key = cache::manifest_key(registry, classified.repository, *digest);

@@ -88,7 +88,7 @@ asio::awaitable<bool> Session::serve_tag(AccessRecord& record, const cache::Regi
   switch (cache::on_tag_revalidation(answer, *tag)) {
     case cache::TagRevalidation::confirmed: {
       const auto head_digest = *cache::Digest::parse(*answer.docker_content_digest);
-      const auto fresh_until = deps_.manifest_policy.fresh_until(classified.reference, now);
+      const auto fresh_until = deps_.manifest_policy.fresh_until(cache_registry(), classified.repository, classified.reference, now);
       co_await run_blocking(deps_.blocking, [&store, &tag_key, now, fresh_until, &head_digest] {
         return store.refresh_tag(tag_key, now, fresh_until, head_digest);
       });
@@ -187,7 +187,7 @@ asio::awaitable<void> Session::learn_tag_variant(const cache::RegistryRequest& c
     co_return;  // not enough to describe the manifest: the next GET fetches it
   }
   const auto now = cache::now_timestamp();
-  const auto fresh_until = deps_.manifest_policy.fresh_until(classified.reference, now);
+  const auto fresh_until = deps_.manifest_policy.fresh_until(cache_registry(), classified.repository, classified.reference, now);
   auto head_digest = tag.head_digest;
   if (!head_digest && tag.identifies_tag) head_digest = digest;
   cache::TagVariant variant{.digest = std::move(*digest), .media_type = std::string(media_type), .size = size,

@@ -77,3 +77,16 @@ TEST_CASE("bad settings are rejected naming the setting") {
   settings.enable = "yes";
   CHECK_THROWS_WITH(ManifestCachePolicy(settings), Catch::Contains("ENABLE_MANIFEST_CACHE"));
 }
+
+TEST_CASE("REGISTRY_POLICY's tag_freshness replaces the tiers for the tags it covers") {
+  auto per_registry = pt::cache::RegistryPolicy::parse("docker.io/library/* tag_freshness=5m ; quay.io tag_freshness=0");
+  REQUIRE(per_registry);
+  ManifestCacheSettings settings;  // ENABLE_MANIFEST_CACHE=false: 60 s for every other tag
+  const ManifestCachePolicy policy(settings, *per_registry.value);
+  CHECK(policy.freshness_window("registry-1.docker.io", "library/alpine", "latest") == std::chrono::minutes(5));
+  CHECK(policy.freshness_window("quay.io", "org/app", "stable") == std::chrono::seconds(0));
+  CHECK(policy.freshness_window("registry-1.docker.io", "team/app", "latest") == ManifestCachePolicy::kDisabledWindow);
+  CHECK(policy.freshness_window("ghcr.io", "org/app", "latest") == ManifestCachePolicy::kDisabledWindow);
+  const auto t0 = Timestamp(std::chrono::seconds(1'700'000'000));
+  CHECK(policy.fresh_until("registry-1.docker.io", "library/alpine", "3.19", t0) == t0 + std::chrono::minutes(5));
+}
