@@ -19,6 +19,7 @@ class AccessVerdicts;
 namespace cache {
 class CacheStore;
 class ManifestCachePolicy;
+class RegistryPolicy;
 }  // namespace cache
 namespace net {
 class UpstreamTls;
@@ -66,6 +67,7 @@ struct Dependencies {
   auth::AccessVerdicts* verdicts = nullptr;          // remembered verify-mode acceptances
   Fallbacks* fallbacks = nullptr;                    // null: every registry is its own only upstream
   Revalidations* revalidations = nullptr;            // one HEAD per stale tag at a time (null: one per request)
+  const cache::RegistryPolicy* registry_policy = nullptr;  // REGISTRY_POLICY allow/deny (null: all allowed)
 };
 
 }  // namespace pt::registry

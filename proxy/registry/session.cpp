@@ -5,6 +5,7 @@
 #include "auth/credential_policy.hpp"
 #include "cache/cache_key.hpp"
 #include "cache/manifest_negotiation.hpp"
+#include "cache/registry_policy.hpp"
 #include "proxy/http/forwarding.hpp"
 #include "proxy/http/holdback_writer.hpp"
 #include "proxy/http/local_response.hpp"
@@ -86,6 +87,19 @@ asio::awaitable<bool> Session::serve(AccessRecord& record) {
   record.path = http::path_of(target);
   record.request = cache::classify_request(request.method, target);
   const auto& classified = record.request;
+
+  // REGISTRY_POLICY: a denied repository is neither fetched nor served from the cache.
+  std::optional<cache::PolicyDenial> denied;
+  if (deps_.registry_policy) denied = deps_.registry_policy->check(cache_registry(), classified);
+  if (denied) {
+    record.cache = CacheStatus::bypass;
+    record.error = "denied by REGISTRY_POLICY: " + denied->rule;
+    http::Headers headers;
+    headers.add("Docker-Distribution-Api-Version", "registry/2.0");
+    co_return co_await reply(record, 403, cache::registry_error_body("DENIED", denied->message),
+                             request.keep_alive && request.framing == http::BodyFraming::none, std::move(headers),
+                             "application/json");
+  }
 
   // Writes to the registry API are pushes; a POST elsewhere (Docker's OAuth token request) is not.
   const bool push = classified.kind == cache::RequestKind::push && record.path.starts_with("/v2/");

@@ -9,6 +9,7 @@
 
 #include "cache/cache_key.hpp"
 #include "cache/manifest_negotiation.hpp"
+#include "cache/registry_policy.hpp"
 #include "cache/timestamp.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
@@ -446,4 +447,40 @@ TEST_CASE("Session: a blob whose bytes do not match its digest is cut off and no
   CHECK(cache_statuses(records) == std::vector<CacheStatus>{CacheStatus::miss, CacheStatus::miss, CacheStatus::hit});
   CHECK(records[0].error.find("not cached") != std::string::npos);
   CHECK(records[1].error.empty());
+}
+
+TEST_CASE("Session: REGISTRY_POLICY refuses a denied repository with DENIED, neither fetched nor served from the cache") {
+  World world;
+  const std::string blob = make_content(4 * 1024, 9);
+  world.upstream.serve(blob_target(blob), blob_reply(blob));
+  const auto policy = pt::cache::RegistryPolicy::parse(world.authority() + " deny=library/evil*");
+  REQUIRE(policy);
+  world.deps.registry_policy = &*policy;
+  // The blob is cached through an allowed repository: blobs are shared by a registry's
+  // repositories, so only the check keeps the denied one from a HIT.
+  const std::string denied_target = "/v2/library/evil/blobs/" + digest_of(blob).str();
+
+  world.run([&]() -> asio::awaitable<void> {
+    Client client(world);
+    co_await client.connect();
+    const auto allowed = co_await client.request("GET", blob_target(blob));
+    CHECK(allowed.status == 200);
+    const auto denied = co_await client.request("GET", denied_target);
+    CHECK(denied.status == 403);
+    CHECK(denied.body.find(R"({"errors":[{"code":"DENIED","message":")") == 0);
+    CHECK(denied.body.find("deny=library/evil*") != std::string::npos);
+    const auto tag = co_await client.request("HEAD", "/v2/library/evil-twin/manifests/latest");
+    CHECK(tag.status == 403);
+    // The connection goes on: a refusal is an answer, not an error.
+    const auto again = co_await client.request("GET", blob_target(blob));
+    CHECK(again.x_cache() == "HIT");
+    co_await world.reports(4);
+  });
+
+  CHECK(asked(world.upstream) == std::vector<std::string>{"GET " + blob_target(blob)});
+  const auto records = world.observer.records();
+  REQUIRE(records.size() == 4);
+  CHECK(records[1].status == 403);
+  CHECK(records[1].error == "denied by REGISTRY_POLICY: " + world.authority() + " deny=library/evil*");
+  CHECK(records[1].cache == CacheStatus::bypass);
 }
