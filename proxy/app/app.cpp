@@ -11,6 +11,7 @@
 #include "ca/root_ca.hpp"
 #include "cache/cache_store.hpp"
 #include "cache/manifest_cache_policy.hpp"
+#include "cache/registry_policy.hpp"
 #include "common/units.hpp"
 #include "proxy/front/connection_limits.hpp"
 #include "proxy/front/mirror_port.hpp"
@@ -40,7 +41,15 @@
 namespace pt::app {
 namespace {
 
-cache::ManifestCachePolicy manifest_policy(const Config& c) {
+// REGISTRY_POLICY, said in the log as it will be used.
+cache::RegistryPolicy registry_policy(const Config& c) {
+  auto policy = cache::RegistryPolicy::parse(c.registry_policy);
+  if (!policy) throw std::invalid_argument("REGISTRY_POLICY: " + policy.error);
+  for (const auto& line : policy->describe()) spdlog::info("registry policy: {}", line);
+  return std::move(*policy.value);
+}
+
+cache::ManifestCachePolicy manifest_policy(const Config& c, const cache::RegistryPolicy& per_registry) {
   cache::ManifestCacheSettings settings;
   settings.enable = c.enable_manifest_cache;
   settings.primary_regex = c.manifest_cache_primary_regex;
@@ -48,15 +57,16 @@ cache::ManifestCachePolicy manifest_policy(const Config& c) {
   settings.secondary_regex = c.manifest_cache_secondary_regex;
   settings.secondary_time = c.manifest_cache_secondary_time;
   settings.default_time = c.manifest_cache_default_time;
-  return cache::ManifestCachePolicy(settings);
+  return cache::ManifestCachePolicy(settings, per_registry);
 }
 
-std::unique_ptr<cache::CacheStore> open_cache(const Config& c) {
+std::unique_ptr<cache::CacheStore> open_cache(const Config& c, const cache::RegistryPolicy& per_registry) {
   cache::CacheSettings settings;
   settings.directory = c.cache_dir;
   settings.max_bytes = c.cache_max_bytes;
   settings.max_inactive = std::chrono::duration_cast<std::chrono::seconds>(c.cache_inactive);
   settings.rebuild_index = c.rebuild_index;
+  settings.registry_shares = per_registry.shares();
   auto store = cache::CacheStore::open(settings);
   spdlog::info("cache {}: {} in {} file(s), cap {}", c.cache_dir.string(),
                format_size(store->index().total_bytes()), store->index().file_count(), format_size(c.cache_max_bytes));
@@ -169,7 +179,8 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   const auto egress = upstream_egress(config);
   net::ResolveOverrides resolve(config.upstream_resolve, dns.get(), egress.get());
   net::UpstreamTls upstream_tls(config.verify_ssl, config.upstream_ca_bundle);
-  const auto policy = manifest_policy(config);
+  const auto per_registry = registry_policy(config);
+  const auto policy = manifest_policy(config, per_registry);
   auto limits = connection_limits(config);
   auto tunnels = connect_policy(config, registries);
   auto proxy_auth = proxy_authenticator(config);
@@ -184,7 +195,7 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   const auto root_ca = ca::RootCa::load_or_create(config.ca_dir);
   spdlog::info("root CA {} ({}): {}", root_ca.created() ? "created" : "loaded", config.ca_dir.string(),
                root_ca.subject());
-  auto store = open_cache(config);
+  auto store = open_cache(config, per_registry);
   if (config.offline) {
     spdlog::info("OFFLINE=true: no upstream connection at all; the cache answers what it holds (tags whatever "
                  "their age), the rest gets an error saying the proxy is offline");
@@ -221,6 +232,7 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
       .verdicts = &verdicts,
       .fallbacks = &fallbacks,
       .revalidations = &revalidations,
+      .registry_policy = per_registry.empty() ? nullptr : &per_registry,
   };
   ops::Dependencies endpoints_deps{.root_ca = root_ca, .cache = store.get(), .metrics = metrics, .serving = serving,
                                    .blocking = blocking, .admin_token = config.admin_token};

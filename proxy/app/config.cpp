@@ -97,6 +97,9 @@ void bind(Binder& b, Config& c) {
           "the client's own credentials first); per registry: 'shared ghcr.io=verify'");
   b.value("--admin-token", "ADMIN_TOKEN", c.admin_token,
           "Bearer token for the admin API from other than loopback (never logged)");
+  b.value("--registry-policy", "REGISTRY_POLICY", c.registry_policy,
+          "Per registry or repository pattern: tag freshness, share of the cache, allowed and denied repositories: "
+          "'docker.io tag_freshness=10m max_share=50% deny=library/evil* ; ghcr.io allow=myorg/*'");
 
   b.group("Interception");
   b.value("--ca-dir", "CA_DIR", c.ca_dir, "Directory of the root CA (ca.crt, ca.key); created on first start");

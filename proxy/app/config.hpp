@@ -33,6 +33,7 @@ struct Config {
   std::string allowed_connect;            // ALLOWED_CONNECT: tunnel ports/hosts; empty: 443 and the registries' ports
   std::string cache_auth_mode = "shared";  // CACHE_AUTH_MODE: shared|verify, or per registry "host=verify ..."
   std::string admin_token;                 // ADMIN_TOKEN: bearer token for the admin API from non-loopback clients
+  std::string registry_policy;  // REGISTRY_POLICY, raw; parsed by cache::RegistryPolicy
 
   // Interception
   std::filesystem::path ca_dir = "/ca";

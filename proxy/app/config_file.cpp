@@ -18,11 +18,16 @@ namespace pt::app {
 namespace {
 
 // A value from either format, before it is turned into environment text.
+// One mapping of a list of mappings (REGISTRY_POLICY): its keys in order, each with a scalar
+// (one item) or a list of scalars.
+using RawRecord = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
 struct RawValue {
-  enum class Kind { scalar, list, other };
+  enum class Kind { scalar, list, records, other };
   Kind kind = Kind::scalar;
   std::string text;                // scalar (null reads as "")
   std::vector<std::string> items;  // list of scalars
+  std::vector<RawRecord> records;  // list of mappings
   std::string type_name;           // other: what it was, for the message
 };
 using RawSettings = std::vector<std::pair<std::string, RawValue>>;
@@ -54,15 +59,28 @@ RawValue json_value(const nlohmann::json& v) {
     out.text = v.dump();
   } else if (v.is_null()) {
     out.text = "";
+  } else if (v.is_array() && !v.empty() && v.front().is_object()) {
+    out.kind = RawValue::Kind::records;
+    for (const auto& item : v) {
+      if (!item.is_object()) return {RawValue::Kind::other, "", {}, {}, "a list of objects and non-objects"};
+      RawRecord record;
+      for (const auto& [key, field] : item.items()) {
+        const auto inner = json_value(field);
+        if (inner.kind == RawValue::Kind::scalar) record.push_back({key, {inner.text}});
+        else if (inner.kind == RawValue::Kind::list) record.push_back({key, inner.items});
+        else return {RawValue::Kind::other, "", {}, {}, "a list of objects holding objects"};
+      }
+      out.records.push_back(std::move(record));
+    }
   } else if (v.is_array()) {
     out.kind = RawValue::Kind::list;
     for (const auto& item : v) {
       const auto inner = json_value(item);
-      if (inner.kind != RawValue::Kind::scalar) return {RawValue::Kind::other, "", {}, "a list of non-scalars"};
+      if (inner.kind != RawValue::Kind::scalar) return {RawValue::Kind::other, "", {}, {}, "a list of non-scalars"};
       out.items.push_back(inner.text);
     }
   } else {
-    return {RawValue::Kind::other, "", {}, "an object"};
+    return {RawValue::Kind::other, "", {}, {}, "an object"};
   }
   return out;
 }
@@ -91,16 +109,32 @@ RawValue yaml_value(const YAML::Node& v) {
       out.text = v.Scalar();
       return out;
     case YAML::NodeType::Sequence:
+      if (v.size() > 0 && v[0].IsMap()) {
+        out.kind = RawValue::Kind::records;
+        for (const auto& item : v) {
+          if (!item.IsMap()) return {RawValue::Kind::other, "", {}, {}, "a list of mappings and non-mappings"};
+          RawRecord record;
+          for (const auto& field : item) {
+            if (!field.first.IsScalar()) return {RawValue::Kind::other, "", {}, {}, "a mapping with a non-scalar key"};
+            const auto inner = yaml_value(field.second);
+            if (inner.kind == RawValue::Kind::scalar) record.push_back({field.first.Scalar(), {inner.text}});
+            else if (inner.kind == RawValue::Kind::list) record.push_back({field.first.Scalar(), inner.items});
+            else return {RawValue::Kind::other, "", {}, {}, "a list of mappings holding mappings"};
+          }
+          out.records.push_back(std::move(record));
+        }
+        return out;
+      }
       out.kind = RawValue::Kind::list;
       for (const auto& item : v) {
-        if (!item.IsScalar()) return {RawValue::Kind::other, "", {}, "a list of non-scalars"};
+        if (!item.IsScalar()) return {RawValue::Kind::other, "", {}, {}, "a list of non-scalars"};
         out.items.push_back(item.Scalar());
       }
       return out;
     case YAML::NodeType::Map:
-      return {RawValue::Kind::other, "", {}, "a mapping"};
+      return {RawValue::Kind::other, "", {}, {}, "a mapping"};
   }
-  return {RawValue::Kind::other, "", {}, "an unknown YAML node"};
+  return {RawValue::Kind::other, "", {}, {}, "an unknown YAML node"};
 }
 
 RawSettings parse_yaml(std::string_view text) {
@@ -124,7 +158,8 @@ RawSettings parse_yaml(std::string_view text) {
 bool takes_list(const std::string& name) {
   static const std::set<std::string> names = {"REGISTRIES",      "AUTH_REGISTRIES", "UPSTREAM_RESOLVE",
                                               "ALLOWED_CLIENTS", "ALLOWED_CONNECT", "RESOLVERS",
-                                              "CACHE_AUTH_MODE", "UPSTREAM_NO_PROXY", "REGISTRY_MIRRORS"};
+                                              "CACHE_AUTH_MODE", "UPSTREAM_NO_PROXY", "REGISTRY_MIRRORS",
+                                              "REGISTRY_POLICY"};
   return names.contains(name);
 }
 
@@ -159,6 +194,37 @@ std::optional<bool> parse_bool(std::string_view text) {
 
 std::string millis_text(std::chrono::milliseconds ms) { return fmt::format("{}ms", ms.count()); }
 
+// REGISTRY_POLICY written as a list of mappings ({registry: docker.io, deny: [library/evil*]}) in
+// its environment form: "docker.io deny=library/evil* ; ...". Only the shape is checked here; the
+// fields and values are cache::RegistryPolicy's to judge, at start-up.
+std::string policy_text(const std::vector<RawRecord>& records) {
+  const auto bad = [](std::string_view text) { return text.empty() || text.find_first_of(" \t\r\n;=") != std::string_view::npos; };
+  std::vector<std::string> entries;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    std::string scope;
+    std::vector<std::string> fields;
+    for (const auto& [name, values] : records[i]) {
+      if (name == "registry") {
+        if (values.size() != 1 || bad(values.front())) {
+          throw FileError{fmt::format("entry {}: 'registry' must be one registry name (docker.io, ghcr.io/myorg/*)", i + 1)};
+        }
+        scope = values.front();
+        continue;
+      }
+      if (bad(name)) throw FileError{fmt::format("entry {}: '{}' is not a field name", i + 1, name)};
+      for (const auto& value : values) {
+        if (bad(value)) {
+          throw FileError{fmt::format("entry {}: {}: '{}' may not be empty or hold spaces, ';' or '='", i + 1, name, value)};
+        }
+      }
+      fields.push_back(fmt::format("{}={}", name, fmt::join(values, ",")));
+    }
+    if (scope.empty()) throw FileError{fmt::format("entry {}: no 'registry'", i + 1)};
+    entries.push_back(fmt::format("{}{}{}", scope, fields.empty() ? "" : " ", fmt::join(fields, " ")));
+  }
+  return fmt::format("{}", fmt::join(entries, " ; "));
+}
+
 class Translator {
 public:
   Translator(const std::string& origin, const std::vector<std::string>& known)
@@ -188,6 +254,14 @@ public:
         lists_.push_back({key, name, ""});
         list_items_.push_back(value.items);
         break;
+      case RawValue::Kind::records:
+        if (name != "REGISTRY_POLICY") fail(key, "expected a string, number or boolean, got a list of mappings");
+        try {
+          settings_.push_back({key, name, policy_text(value.records)});
+        } catch (const FileError& e) {
+          fail(key, e.message);
+        }
+        break;
       case RawValue::Kind::other:
         fail(key, fmt::format("expected a string, number or boolean, got {}", value.type_name));
     }
@@ -201,7 +275,9 @@ public:
     }
     for (std::size_t i = 0; i < lists_.size(); ++i) {
       auto s = lists_[i];
-      s.value = fmt::format("{}", fmt::join(list_items_[i], s.name == "AUTH_REGISTRIES" ? auth_delimiter : " "));
+      // A REGISTRY_POLICY list of strings is one entry per item.
+      const std::string separator = s.name == "AUTH_REGISTRIES" ? auth_delimiter : s.name == "REGISTRY_POLICY" ? " ; " : " ";
+      s.value = fmt::format("{}", fmt::join(list_items_[i], separator));
       settings_.push_back(std::move(s));
     }
     translate_docker_proxy();

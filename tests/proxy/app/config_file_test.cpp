@@ -20,7 +20,7 @@ const std::vector<std::string> kKnown = {
     "CACHE_MAX_SIZE",  "VERIFY_SSL",           "MIRROR_LISTEN",           "MIRROR_TLS_CERT",
     "MIRROR_TLS_KEY",  "HEADER_TIMEOUT",       "CLIENT_IDLE_TIMEOUT",     "ENABLE_MANIFEST_CACHE",
     "CONFIG_FILE",     "MANIFEST_CACHE_PRIMARY_REGEX", "MANIFEST_CACHE_SECONDARY_REGEX",
-    "MANIFEST_CACHE_DEFAULT_TIME", "THREADS", "UPSTREAM_NO_PROXY"};
+    "MANIFEST_CACHE_DEFAULT_TIME", "THREADS", "UPSTREAM_NO_PROXY", "REGISTRY_POLICY"};
 
 std::map<std::string, std::string> values(const ConfigFileResult& r) {
   std::map<std::string, std::string> out;
@@ -292,4 +292,46 @@ TEST_CASE("config file: a JSON number out of range is an error, not a crash") {
   const auto r = parse(R"({"THREADS": 55.2550e2550})", "proxy.json");
   CHECK(r.settings.empty());
   CHECK(r.error.find("not valid JSON") != std::string::npos);
+}
+
+TEST_CASE("config file: REGISTRY_POLICY as a list of mappings becomes its environment form") {
+  const auto yaml = parse(R"(
+REGISTRY_POLICY:
+  - registry: docker.io
+    tag_freshness: 10m
+    max_share: 50%
+    deny: [library/evil*, library/bad]
+  - registry: ghcr.io
+    allow:
+      - myorg/*
+)");
+  REQUIRE(yaml.error.empty());
+  CHECK(values(yaml)["REGISTRY_POLICY"] ==
+        "docker.io tag_freshness=10m max_share=50% deny=library/evil*,library/bad ; ghcr.io allow=myorg/*");
+
+  const auto json = parse(R"({"REGISTRY_POLICY": [{"registry": "quay.io", "tag_freshness": 30, "allow": ["a/*"]}]})");
+  REQUIRE(json.error.empty());
+  // JSON objects come sorted by key; the registry comes first whatever its place.
+  CHECK(values(json)["REGISTRY_POLICY"] == "quay.io allow=a/* tag_freshness=30");
+
+  // A list of strings is one entry each; a string is the environment form itself.
+  CHECK(values(parse("REGISTRY_POLICY: [docker.io deny=x, ghcr.io allow=y]"))["REGISTRY_POLICY"] ==
+        "docker.io deny=x ; ghcr.io allow=y");
+  CHECK(values(parse("REGISTRY_POLICY: docker.io deny=x"))["REGISTRY_POLICY"] == "docker.io deny=x");
+}
+
+TEST_CASE("config file: a malformed REGISTRY_POLICY list names the key and the entry") {
+  const auto error = [](std::string_view text) {
+    const auto r = parse(text);
+    CHECK_FALSE(r.error.empty());
+    return r.error;
+  };
+  CHECK(error("REGISTRY_POLICY:\n  - deny: [x]\n").find("key 'REGISTRY_POLICY': entry 1: no 'registry'") !=
+        std::string::npos);
+  CHECK(error("REGISTRY_POLICY:\n  - registry: a\n    deny: x\n  - registry: b\n    deny: 'x y'\n")
+            .find("entry 2: deny") != std::string::npos);
+  CHECK(error("REGISTRY_POLICY:\n  - registry: a\n    deny: {x: 1}\n").find("REGISTRY_POLICY") != std::string::npos);
+  CHECK(error("REGISTRY_POLICY:\n  - registry: a\n  - b\n").find("REGISTRY_POLICY") != std::string::npos);
+  // Other settings take no mappings.
+  CHECK(error("REGISTRIES:\n  - registry: a\n").find("list of mappings") != std::string::npos);
 }
