@@ -13,7 +13,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace pt {
@@ -38,6 +41,21 @@ struct Settings {
   std::vector<std::uint16_t> own_ports;
 };
 
+// The connection of a local request answered as it goes rather than as one LocalResponse: its
+// body read on demand, its answer written piece by piece (POST /admin/warm streams progress).
+// Implemented by the proxy port.
+class LocalExchange {
+public:
+  virtual ~LocalExchange() = default;
+  // The request's body; nullopt when it is larger than `limit`, malformed, or the client went away.
+  virtual asio::awaitable<std::optional<std::string>> read_body(std::size_t limit) = 0;
+  // Writes `bytes` as they are (the caller frames its response); an error when the client is gone.
+  virtual asio::awaitable<std::error_code> write(std::string_view bytes) = 0;
+  // How long the answer may go without writing before the connection is given up: a streamed
+  // answer waits on upstreams, which have their own timeouts.
+  virtual void allow_silence(std::chrono::milliseconds) = 0;
+};
+
 // Plain requests to the proxy itself on the proxy port (/ca.crt, /healthz, /metrics, the admin
 // API...). Implemented by ops.
 class LocalService {
@@ -45,6 +63,13 @@ public:
   virtual ~LocalService() = default;
   virtual asio::awaitable<http::LocalResponse> answer(const http::RequestHead& request,
                                                       const asio::ip::address& client) = 0;
+  // Asked first: a request this service answers over `io` itself. nullopt: not one of those, answer()
+  // it; else whether the connection may carry another request.
+  virtual asio::awaitable<std::optional<bool>> exchange(const http::RequestHead& request,
+                                                        const asio::ip::address& client, LocalExchange& io) {
+    (void)request, (void)client, (void)io;
+    co_return std::nullopt;
+  }
 };
 
 struct Dependencies {

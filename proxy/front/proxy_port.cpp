@@ -94,7 +94,10 @@ private:
     const auto& request = parser_.request();
     const auto started = std::chrono::steady_clock::now();
     std::error_code no_peer;  // (then the unspecified address: never loopback, so refused)
-    const auto response = co_await deps_.local.answer(request, socket_.remote_endpoint(no_peer).address());
+    const auto peer = socket_.remote_endpoint(no_peer).address();
+    Exchange io(*this);
+    if (const auto handled = co_await deps_.local.exchange(request, peer, io)) co_return *handled;
+    const auto response = co_await deps_.local.answer(request, peer);
     // A request body (none is expected here) would be misread as the next request.
     const bool keep_alive = request.keep_alive && request.framing == http::BodyFraming::none;
     auto ec = co_await http::write_all(socket_, http::render(response, keep_alive, request.method == "HEAD"));
@@ -105,6 +108,45 @@ private:
     }
     co_return !ec && keep_alive;
   }
+
+  // The connection as a local service answering over it sees it (LocalService::exchange).
+  class Exchange final : public LocalExchange {
+  public:
+    explicit Exchange(ClientSession& session) : session_(session) {}
+
+    asio::awaitable<std::optional<std::string>> read_body(std::size_t limit) override {
+      auto& s = session_;
+      if (s.parser_.request().framing == http::BodyFraming::none) co_return std::string();
+      std::string body;
+      bool too_large = false;
+      const auto ec = co_await http::read_body(s.socket_, s.buffer_, s.parser_, s.deadline_,
+                                               s.deps_.registry.settings.header_timeout,
+                                               [&](std::string_view piece) -> asio::awaitable<std::error_code> {
+                                                 if (body.size() + piece.size() > limit) {
+                                                   too_large = true;
+                                                   co_return std::make_error_code(std::errc::message_size);
+                                                 }
+                                                 body.append(piece);
+                                                 co_return std::error_code{};
+                                               });
+      if (ec || too_large) co_return std::nullopt;
+      co_return body;
+    }
+
+    asio::awaitable<std::error_code> write(std::string_view bytes) override {
+      session_.deadline_.expires_after(silence_);
+      co_return co_await http::write_all(session_.socket_, bytes);
+    }
+
+    void allow_silence(std::chrono::milliseconds silence) override {
+      silence_ = std::max<std::chrono::milliseconds>(silence, session_.deps_.registry.settings.client_idle_timeout);
+      session_.deadline_.expires_after(silence_);
+    }
+
+  private:
+    ClientSession& session_;
+    std::chrono::milliseconds silence_ = session_.deps_.registry.settings.client_idle_timeout;
+  };
 
   asio::awaitable<void> handle_connect() {
     const auto& request = parser_.request();
