@@ -235,7 +235,8 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
       .registry_policy = per_registry.empty() ? nullptr : &per_registry,
   };
   ops::Dependencies endpoints_deps{.root_ca = root_ca, .cache = store.get(), .metrics = metrics, .serving = serving,
-                                   .blocking = blocking, .admin_token = config.admin_token};
+                                   .blocking = blocking, .admin_token = config.admin_token,
+                                   .registry = &sessions};
   ops::LocalEndpoints endpoints(endpoints_deps);
   front::Dependencies listeners{
       .settings = {.shutdown_grace = config.shutdown_grace, .own_ports = own_ports(config)},

@@ -161,6 +161,23 @@ AdminAccess admin_access(const asio::ip::address& client, std::string_view autho
   return same_secret(token, admin_token) ? AdminAccess::allowed : AdminAccess::forbidden;
 }
 
+std::optional<http::LocalResponse> admin_refusal(const http::RequestHead& request, const Dependencies& deps,
+                                                 const asio::ip::address& client) {
+  const auto access = admin_access(client, request.headers.get("Authorization").value_or(""),
+                                   deps.admin_token);
+  if (access == AdminAccess::allowed) return std::nullopt;
+  spdlog::warn("admin: refused {} {} from {} ({})", request.method, http::path_of(request.target),
+               client.to_string(), access == AdminAccess::unauthorized ? "no token" : "not allowed");
+  if (access == AdminAccess::unauthorized) {
+    auto response = error_response(401, "the admin API needs Authorization: Bearer <ADMIN_TOKEN>");
+    response.extra_headers.add("WWW-Authenticate", "Bearer realm=\"pullthrough admin\"");
+    return response;
+  }
+  return error_response(403, deps.admin_token.empty()
+                                 ? "the admin API is only for loopback clients (set ADMIN_TOKEN to allow others)"
+                                 : "wrong admin token");
+}
+
 asio::awaitable<std::optional<http::LocalResponse>> answer_admin(const http::RequestHead& request,
                                                            Dependencies& deps,
                                                            const asio::ip::address& client) {
@@ -168,21 +185,7 @@ asio::awaitable<std::optional<http::LocalResponse>> answer_admin(const http::Req
   if (!(target == "/admin" || target.starts_with("/admin/") || target.starts_with("/admin?"))) {
     co_return std::nullopt;
   }
-  const auto access = admin_access(client, request.headers.get("Authorization").value_or(""),
-                                   deps.admin_token);
-  if (access != AdminAccess::allowed) {
-    spdlog::warn("admin: refused {} {} from {} ({})", request.method, http::path_of(request.target),
-                 client.to_string(), access == AdminAccess::unauthorized ? "no token" : "not allowed");
-    if (access == AdminAccess::unauthorized) {
-      auto response = error_response(401, "the admin API needs Authorization: Bearer <ADMIN_TOKEN>");
-      response.extra_headers.add("WWW-Authenticate", "Bearer realm=\"pullthrough admin\"");
-      co_return response;
-    }
-    co_return error_response(
-        403, deps.admin_token.empty()
-                 ? "the admin API is only for loopback clients (set ADMIN_TOKEN to allow others)"
-                 : "wrong admin token");
-  }
+  if (auto refusal = admin_refusal(request, deps, client)) co_return std::move(*refusal);
   auto parsed = parse_target(target);
   if (!parsed) co_return error_response(400, "malformed percent-encoding in the request target");
   if (!parsed->path.starts_with(kPrefix)) {

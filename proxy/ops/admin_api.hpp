@@ -7,6 +7,7 @@
 //   DELETE /admin/cache/<registry>/<name>[:tag|@digest][?tag_only=1][&dry_run=1]
 //                                               as `cache rm` (rules in cache/cache_admin.hpp)
 //   POST   /admin/cache/gc[?max_size=10g]       as `cache gc` (default: CACHE_MAX_SIZE)
+//   POST   /admin/warm                          fills the cache with images (warm_job.hpp)
 //
 // Allowed from loopback clients; from any other client only with
 // `Authorization: Bearer <ADMIN_TOKEN>`, and never when no ADMIN_TOKEN is set.
@@ -31,6 +32,10 @@ enum class AdminAccess {
 AdminAccess admin_access(const asio::ip::address& client, std::string_view authorization,
                          std::string_view admin_token);
 
+
+// The refusal (401, 403) of an admin request from `client`, logged; nullopt when it is allowed.
+std::optional<http::LocalResponse> admin_refusal(const http::RequestHead& request, const Dependencies& deps,
+                                                 const asio::ip::address& client);
 
 // The answer to an origin-form request for /admin or /admin/..., nullopt for any other path.
 // Runs the cache work on deps.blocking.

@@ -12,6 +12,9 @@ class RootCa;
 namespace cache {
 class CacheStore;
 }  // namespace cache
+namespace registry {
+struct Dependencies;
+}  // namespace registry
 }  // namespace pt
 
 namespace pt::ops {
@@ -25,6 +28,8 @@ struct Dependencies {
   const std::atomic<bool>& serving;  // /healthz: 503 until the listeners accept
   asio::thread_pool& blocking;       // the admin API's cache work
   std::string admin_token;           // ADMIN_TOKEN
+  // POST /admin/warm runs registry sessions of its own (warm_job.hpp). Null: no warming.
+  registry::Dependencies* registry = nullptr;
 };
 
 }  // namespace pt::ops

@@ -75,6 +75,19 @@ http::LocalResponse answer_locally(const http::RequestHead& request, const Depen
   return text(404, fmt::format("pullthrough: no such endpoint '{}'. Try /ca.crt or /healthz.\n", path));
 }
 
+asio::awaitable<std::optional<bool>> LocalEndpoints::exchange(const http::RequestHead& request,
+                                                             const asio::ip::address& client,
+                                                             front::LocalExchange& io) {
+  if (!request.target.starts_with('/') || http::path_of(request.target) != "/admin/warm") co_return std::nullopt;
+  if (auto refusal = admin_refusal(request, deps_, client)) {
+    // Unread, a request body would be taken for the next request: the connection closes.
+    const auto bytes = http::render(*refusal, false, request.method == "HEAD");
+    co_await io.write(bytes);
+    co_return false;
+  }
+  co_return co_await warm_.serve(request, io);
+}
+
 asio::awaitable<http::LocalResponse> LocalEndpoints::answer(const http::RequestHead& request,
                                                             const asio::ip::address& client) {
   if (auto admin = co_await answer_admin(request, deps_, client)) co_return std::move(*admin);

@@ -6,6 +6,7 @@
 #include "proxy/front/dependencies.hpp"
 #include "proxy/http/local_response.hpp"
 #include "proxy/ops/dependencies.hpp"
+#include "proxy/ops/warm_job.hpp"
 
 #include <optional>
 
@@ -18,13 +19,17 @@ http::LocalResponse answer_locally(const http::RequestHead& request, const Depen
 
 class LocalEndpoints final : public front::LocalService {
 public:
-  explicit LocalEndpoints(Dependencies& deps) : deps_(deps) {}
+  explicit LocalEndpoints(Dependencies& deps) : deps_(deps), warm_(deps) {}
 
   asio::awaitable<http::LocalResponse> answer(const http::RequestHead& request,
                                               const asio::ip::address& client) override;
+  // POST /admin/warm: it reads a body and streams its answer.
+  asio::awaitable<std::optional<bool>> exchange(const http::RequestHead& request, const asio::ip::address& client,
+                                                front::LocalExchange& io) override;
 
 private:
   Dependencies& deps_;
+  WarmJobs warm_;
 };
 
 }  // namespace pt::ops
