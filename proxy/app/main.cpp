@@ -4,6 +4,7 @@
 #include "proxy/app/app.hpp"
 #include "proxy/app/cache_cli.hpp"
 #include "proxy/app/config.hpp"
+#include "proxy/app/warm_cli.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -15,6 +16,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   if (argc > 1 && std::string_view(argv[1]) == "docker-socket") return pt::dockersock::run(argc - 1, argv + 1);
   if (argc > 1 && std::string_view(argv[1]) == "cache") return pt::app::run_cache_cli(argc - 1, argv + 1);
+  if (argc > 1 && std::string_view(argv[1]) == "warm") return pt::app::run_warm_cli(argc - 1, argv + 1);
   auto parsed = pt::app::parse_command_line(argc, argv);
   if (!parsed.config) {
     std::fputs(parsed.message.c_str(), parsed.exit_code == 0 ? stdout : stderr);
