@@ -252,8 +252,11 @@ private:
     std::error_code ec;
     const auto status = co_await http::read_head(socket_, buffer_, parser_, ec);
     if (status != http::HeadStatus::ok) {
-      answer.error = status == http::HeadStatus::parse_error ? "bad answer from the warm session: " + parser_.error_text()
-                                                              : "the warm session closed";
+      // The session closes without an answer when its deadline passes (an upstream that hangs),
+      // as it would for any client; it logged nothing more, so say where to look.
+      answer.error = status == http::HeadStatus::parse_error
+                         ? "bad answer from the warm session: " + parser_.error_text()
+                         : std::string("no answer: the registry timed out or the connection failed (see the proxy's log)");
       co_return answer;
     }
     const auto& response = parser_.response();
