@@ -46,7 +46,17 @@ blob_gets() { grep -cE '"GET /v2/[^ ]*/blobs/sha256:' "${REG_DIR[reg]}/registry.
 # gets_of DIGEST — GETs of that blob or manifest at the registry.
 gets_of() { grep -cE "\"GET /v2/[^ ]*/(blobs|manifests)/$1 " "${REG_DIR[reg]}/registry.log" || true; }
 
-start_proxy "${STD_PROXY_ENV[@]}" "AUTH_REGISTRIES=registry.test:$RCREDS"
+# slow.test: a TCP listener that never answers (a registry that hangs), to hold warm jobs.
+SLOW_PORT=$(free_port "$OTHER_IP")
+$PY -c 'import socket, sys, time
+s = socket.socket(); s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(64)
+conns = []
+while True:
+    c, _ = s.accept(); conns.append(c)' "$OTHER_IP" "$SLOW_PORT" &
+_register_pid $! slow-listener
+
+start_proxy "${STD_PROXY_ENV[@]}" "AUTH_REGISTRIES=registry.test:$RCREDS" "REGISTRIES=registry.test slow.test" \
+  "UPSTREAM_RESOLVE=registry.test=$REGISTRY_IP slow.test=$OTHER_IP" UPSTREAM_IDLE_TIMEOUT=3s HEADER_TIMEOUT=3s CONNECT_TIMEOUT=3s
 
 # warm ARGS... — `pullthrough warm` against the proxy; sets WARM_RC, WARM_OUT, WARM_ERR.
 warm() {
@@ -100,6 +110,7 @@ assert_eq "$(($(blob_gets) - before))" "${#ARM64_BLOBS[@]}" "only arm64's blobs 
 assert_eq "$(gets_of "$ARM64_DIGEST")" 1 "the arm64 manifest fetched once"
 
 # --- failures
+SLOW_PIDS=()
 warm "$APP" "$REG/library/nothing:1.0"
 assert_eq "$WARM_RC" 1 "a nonexistent image: exit status 1"
 assert_contains "$WARM_OUT" "$REG/library/nothing:1.0: FAILED: manifest 1.0: HTTP 404" "its failed line says 404"
@@ -108,6 +119,25 @@ assert_contains "$WARM_OUT" "warmed 1 of 2 image(s), 1 failed" "the summary coun
 warm --platform linux/s390x "$MULTI"
 assert_eq "$WARM_RC" 1 "a platform the index lacks: exit status 1"
 assert_contains "$WARM_OUT" "the index has no manifest for linux/s390x" "the failed line names the platform"
+
+# Two warms at once at most: a third is refused with 429 while two hang on slow.test.
+SLOW="slow.test:$SLOW_PORT/team/app:1"
+BEFORE_SLOW=$(grep -c 'admin: warming 1 image' "$PROXY_LOG" || true)
+for i in 1 2; do
+  curl -sS -N -X POST --data-binary "{\"images\": [\"$SLOW\"]}" "$PROXY_URL/admin/warm" >"$T/slow$i.ndjson" &
+  SLOW_PIDS+=($!)
+done
+for i in $(seq 1 50); do
+  [ "$(grep -c 'admin: warming 1 image' "$PROXY_LOG")" -lt "$((BEFORE_SLOW + 2))" ] || break
+  sleep 0.1
+done
+code=$(curl -sS -o "$T/busy.json" -w '%{http_code}' -X POST --data-binary "{\"images\": [\"$APP\"]}" "$PROXY_URL/admin/warm")
+assert_eq "$code" 429 "a third warm while two run: 429"
+assert_contains "$(cat "$T/busy.json")" "at most 2 at once" "the 429 says why"
+wait_pids "${SLOW_PIDS[@]}" || fail "curl of the slow warms failed"
+assert_contains "$(cat "$T/slow1.ndjson")" "no answer: the registry timed out" "a hanging registry: a failed line saying so"
+assert_contains "$(cat "$T/slow1.ndjson")" '"failed":1' "a hanging registry: the summary counts it"
+ok "slow warm: $(grep -o '"reason":"[^"]*"' "$T/slow1.ndjson")"
 
 warm "Bad Reference!"
 assert_eq "$WARM_RC" 2 "a bad reference: usage error, exit status 2"
