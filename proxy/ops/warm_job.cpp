@@ -161,6 +161,9 @@ private:
     std::string error;
   };
 
+  // Awaited results are named before they are tested: GCC 12.2 miscompiles
+  // `if (co_await f()) co_return x;` in a coroutine returning a value (a finished frame is
+  // resumed later: SIGILL or a spin; reproduced outside the proxy).
   asio::awaitable<bool> emit(const std::string& line) {
     if (client_gone_) co_return false;
     const bool sent = co_await out_.send(line);
