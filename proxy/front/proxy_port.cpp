@@ -96,7 +96,8 @@ private:
     std::error_code no_peer;  // (then the unspecified address: never loopback, so refused)
     const auto peer = socket_.remote_endpoint(no_peer).address();
     Exchange io(*this);
-    if (const auto handled = co_await deps_.local.exchange(request, peer, io)) co_return *handled;
+    const auto handled = co_await deps_.local.exchange(request, peer, io);
+    if (handled) co_return *handled;
     const auto response = co_await deps_.local.answer(request, peer);
     // A request body (none is expected here) would be misread as the next request.
     const bool keep_alive = request.keep_alive && request.framing == http::BodyFraming::none;

@@ -131,7 +131,8 @@ public:
     auto top = co_await manifest(reference, every_type);
     if (!top.error.empty()) co_return top.error;
     std::vector<Descriptor> blobs;
-    if (auto failed = co_await collect(top.body, top.content_type, 0, blobs)) co_return failed;
+    const auto collected = co_await collect(top.body, top.content_type, 0, blobs);
+    if (collected) co_return collected;
 
     std::set<std::string> seen;
     std::vector<Descriptor> unique;
@@ -146,7 +147,8 @@ public:
     const bool sent = co_await emit(line);
     if (!sent) co_return "the admin client went away";
     for (const auto& blob : unique) {
-      if (auto failed = co_await fetch_blob(blob)) co_return failed;
+      const auto fetched = co_await fetch_blob(blob);
+      if (fetched) co_return fetched;
     }
     co_return std::nullopt;
   }
@@ -206,7 +208,8 @@ private:
                                                           : entry.media_type + ", " + cache::revalidation_accept();
       auto child = co_await manifest(entry.digest, accept);
       if (!child.error.empty()) co_return child.error;
-      if (auto failed = co_await collect(child.body, child.content_type, depth + 1, blobs)) co_return failed;
+      const auto collected = co_await collect(child.body, child.content_type, depth + 1, blobs);
+      if (collected) co_return collected;
     }
     co_return std::nullopt;
   }
@@ -246,8 +249,9 @@ private:
     }
     const auto head = fmt::format("{} {} HTTP/1.1\r\nHost: warm\r\nUser-Agent: pullthrough-warm\r\nAccept: {}\r\n\r\n",
                                   method, path, accept);
-    if (auto ec = co_await http::write_all(socket_, head)) {
-      answer.error = "the warm session closed: " + ec.message();
+    const auto write_error = co_await http::write_all(socket_, head);
+    if (write_error) {
+      answer.error = "the warm session closed: " + write_error.message();
       co_return answer;
     }
     parser_.reset();
@@ -290,7 +294,9 @@ private:
       }
       co_return std::error_code{};
     };
-    if (auto body_error = co_await http::read_body(socket_, buffer_, parser_, deadline_, settings_.upstream_idle_timeout, sink)) {
+    const auto body_error =
+        co_await http::read_body(socket_, buffer_, parser_, deadline_, settings_.upstream_idle_timeout, sink);
+    if (body_error) {
       answer.error = too_large         ? fmt::format("larger than {} bytes", limit)
                      : client_gone_    ? std::string("the admin client went away")
                                        : "transfer cut: " + body_error.message() + " (see the proxy's log)";
@@ -375,11 +381,14 @@ asio::awaitable<WarmOutcome> warm_image(registry::Dependencies& registry, regist
   tcp::socket client(executor);
   if (!upstream) {
     failure = "invalid registry name";
-  } else if (auto error = co_await connect_pair(server, client)) {
-    failure = *error;
   } else {
-    auto warmed = co_await warm_over(server, client, registry, mirror, image, *upstream, platforms, out, progress);
-    if (warmed) failure = *warmed;
+    const auto unconnected = co_await connect_pair(server, client);
+    if (unconnected) {
+      failure = *unconnected;
+    } else {
+      const auto warmed = co_await warm_over(server, client, registry, mirror, image, *upstream, platforms, out, progress);
+      if (warmed) failure = *warmed;
+    }
   }
   if (!failure.empty()) {
     spdlog::warn("warm: {} failed: {}", image.str(), failure);
@@ -452,7 +461,8 @@ asio::awaitable<bool> WarmJobs::serve(const http::RequestHead& request, front::L
   constexpr std::string_view kHead =
       "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nCache-Control: no-store\r\n"
       "X-Content-Type-Options: nosniff\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
-  if (co_await io.write(kHead)) {
+  const auto head_error = co_await io.write(kHead);
+  if (head_error) {
     co_return false;
   }
   ProgressStream out(io);
