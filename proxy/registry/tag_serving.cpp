@@ -2,6 +2,7 @@
 // variant chosen by the client's Accept (cache/manifest_negotiation.hpp), one revalidation HEAD
 // per freshness window whichever client causes it, and stale-if-error for any client that a
 // stored variant fits.
+#include "cache/cache_error.hpp"
 #include "cache/cache_key.hpp"
 #include "cache/cache_policy.hpp"
 #include "cache/manifest_cache_policy.hpp"
@@ -72,26 +73,30 @@ asio::awaitable<bool> Session::serve_tag(AccessRecord& record, const cache::Regi
   // Offline, whatever its age: no HEAD to ask, and nothing to tell the log but STALE.
   // (Not a conditional expression: GCC 12 destroys a temporary beside a co_await twice.)
   cache::UpstreamAnswer answer{.reachable = false};
+  std::optional<Revalidations::Turn> turn;  // concurrent requests for the tag share one HEAD
   if (!settings_.offline && deps_.revalidations) {
-    // Concurrent requests for the tag share one HEAD.
-    auto turn = deps_.revalidations->join(tag_key);
-    if (turn.leads()) {
+    turn.emplace(deps_.revalidations->join(tag_key));
+    if (turn->leads()) {
       answer = co_await revalidate(record);
-      turn.finish(answer);
     } else {
-      answer = co_await turn.answer();
+      answer = co_await turn->answer();
       if (!answer.reachable) record.error = "upstream unreachable (a concurrent request's revalidation)";
     }
   } else if (!settings_.offline) {
     answer = co_await revalidate(record);
   }
-  switch (cache::on_tag_revalidation(answer, *tag)) {
+  const auto verdict = cache::on_tag_revalidation(answer, *tag);
+  // A confirmed tag's waiters are released once its record is fresh again, so that a request
+  // arriving meanwhile finds it fresh instead of asking upstream once more.
+  if (turn && verdict != cache::TagRevalidation::confirmed) turn->finish(answer);
+  switch (verdict) {
     case cache::TagRevalidation::confirmed: {
       const auto head_digest = *cache::Digest::parse(*answer.docker_content_digest);
       const auto fresh_until = deps_.manifest_policy.fresh_until(cache_registry(), classified.repository, classified.reference, now);
       co_await run_blocking(deps_.blocking, [&store, &tag_key, now, fresh_until, &head_digest] {
         return store.refresh_tag(tag_key, now, fresh_until, head_digest);
       });
+      if (turn) turn->finish(answer);
       if (variant) {
         record.cache = CacheStatus::revalidated;
         if (const auto served = co_await serve_variant(record, classified, *variant); served.served) {
@@ -169,6 +174,25 @@ asio::awaitable<bool> Session::fill_tag(AccessRecord& record, const cache::Regis
   // The same tag asked with the same Accept by another client is one fetch.
   auto turn = co_await take_fill(record, classified, cache::tag_fill_key(tag.key, accept), tag.key);
   if (turn.answered) co_return *turn.answered;
+  if (!tag.moved) {
+    // Another client's fill of this tag may have been committed (and left the fill registry)
+    // between our lookup and now: look again before asking upstream, so a tag is fetched once.
+    auto& store = *deps_.cache;
+    const auto& key = tag.key;
+    const auto now = cache::now_timestamp();
+    const auto current = co_await run_blocking(deps_.blocking, [&store, &key] { return store.tag(key); });
+    const auto variant = current && now < current->fresh_until
+                             ? cache::choose_variant(*current, cache::AcceptedTypes::parse(accept))
+                             : std::nullopt;
+    if (variant) {
+      turn.writer->fail(cache::CacheErrc::fill_abandoned);  // nobody waits on a fill we will not make
+      record.cache = CacheStatus::hit;
+      const auto served = co_await serve_variant(record, classified, *variant);
+      if (served.served) co_return served.keep_going;
+      record.cache = CacheStatus::miss;  // evicted meanwhile: relay upstream's answer, uncached
+      co_return co_await forward(record, classified);
+    }
+  }
   co_return co_await fill_and_serve(record, classified, std::move(*turn.writer), &tag);
 }
 
