@@ -97,8 +97,13 @@ std::string describe(const Answer& answer) {
   if (parsed.is_object() && parsed.contains("errors") && parsed["errors"].is_array() && !parsed["errors"].empty()) {
     const auto& first = parsed["errors"][0];
     if (first.is_object()) {
-      const auto code = first.value("code", std::string());
-      const auto message = first.value("message", std::string());
+      // Upstream's bytes: a field of another type is no reason to throw (json::value would).
+      const auto text_of = [&first](const char* name) {
+        const auto it = first.find(name);
+        return it != first.end() && it->is_string() ? it->get<std::string>() : std::string();
+      };
+      const auto code = text_of("code");
+      const auto message = text_of("message");
       text = code.empty() ? message : code + ": " + message;
     }
   }
