@@ -16,17 +16,7 @@ constexpr std::string_view docker_hub_alias = "docker.io";
 constexpr std::string_view docker_hub_token_host = "auth.docker.io";
 
 std::vector<std::string_view> split_entries(std::string_view text, std::string_view delimiter) {
-  if (trim(delimiter).empty()) {
-    std::vector<std::string_view> entries;
-    std::size_t i = 0;
-    while (i < text.size()) {
-      while (i < text.size() && is_space(text[i])) ++i;
-      const std::size_t start = i;
-      while (i < text.size() && !is_space(text[i])) ++i;
-      if (i > start) entries.push_back(text.substr(start, i - start));
-    }
-    return entries;
-  }
+  if (trim(delimiter).empty()) return split_words(text);
   std::vector<std::string_view> entries;
   for (auto entry : split_exact(text, delimiter)) {
     if (!trim(entry).empty()) entries.push_back(trim(entry));

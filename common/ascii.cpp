@@ -30,17 +30,28 @@ std::string_view trim(std::string_view text) {
   return text;
 }
 
-std::vector<std::string_view> split_list(std::string_view text) {
+namespace {
+
+template <class IsSeparator>
+std::vector<std::string_view> split_on(std::string_view text, IsSeparator is_separator) {
   std::vector<std::string_view> items;
   std::size_t i = 0;
   while (i < text.size()) {
-    while (i < text.size() && (is_space(text[i]) || text[i] == ',')) ++i;
+    while (i < text.size() && is_separator(text[i])) ++i;
     const std::size_t start = i;
-    while (i < text.size() && !is_space(text[i]) && text[i] != ',') ++i;
+    while (i < text.size() && !is_separator(text[i])) ++i;
     if (i > start) items.push_back(text.substr(start, i - start));
   }
   return items;
 }
+
+}  // namespace
+
+std::vector<std::string_view> split_list(std::string_view text) {
+  return split_on(text, [](char c) { return is_space(c) || c == ','; });
+}
+
+std::vector<std::string_view> split_words(std::string_view text) { return split_on(text, is_space); }
 
 std::vector<std::string_view> split_exact(std::string_view text, std::string_view delimiter) {
   std::vector<std::string_view> pieces;

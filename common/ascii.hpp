@@ -20,6 +20,9 @@ std::string_view trim(std::string_view text);
 // Kubernetes manifests alike.
 std::vector<std::string_view> split_list(std::string_view text);
 
+// Splits on runs of whitespace only (items may hold commas: "registry=a,b other=c").
+std::vector<std::string_view> split_words(std::string_view text);
+
 // Splits on every occurrence of `delimiter` (must be non-empty), keeping empty pieces.
 std::vector<std::string_view> split_exact(std::string_view text, std::string_view delimiter);
 

@@ -13,18 +13,6 @@
 namespace pt::registry {
 namespace {
 
-// Runs of whitespace separate entries: one per line or several on one, as compose files write them.
-std::vector<std::string_view> words(std::string_view text) {
-  std::vector<std::string_view> out;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    while (i < text.size() && is_space(text[i])) ++i;
-    const std::size_t start = i;
-    while (i < text.size() && !is_space(text[i])) ++i;
-    if (i > start) out.push_back(text.substr(start, i - start));
-  }
-  return out;
-}
 
 // "Mirror.GCR.io:5000/dockerhub/" -> {mirror.gcr.io, 5000, "dockerhub"}.
 ParseResult<Upstream> parse_upstream(std::string_view text) {
@@ -79,7 +67,8 @@ UpstreamFallbacks::UpstreamFallbacks() = default;
 ParseResult<UpstreamFallbacks> UpstreamFallbacks::parse(std::string_view text) {
   using Result = ParseResult<UpstreamFallbacks>;
   Table table;
-  for (auto word : words(text)) {
+  // Runs of whitespace separate entries: one per line or several on one, as compose files write them.
+  for (auto word : split_words(text)) {
     auto fail = [word](std::string_view why) {
       return Result::failure(fmt::format("entry '{}': {}", printable(word), why));
     };

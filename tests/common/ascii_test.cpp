@@ -38,3 +38,11 @@ TEST_CASE("printable keeps log lines intact") {
   CHECK(printable("line\nbreak\x1b[31m") == "line?break?[31m");
   CHECK(printable("abcdef", 3) == "abc...");
 }
+
+TEST_CASE("split_words splits on whitespace only") {
+  using V = std::vector<std::string_view>;
+  CHECK(pt::split_words("  a=b,c\n\td  e ") == V{"a=b,c", "d", "e"});
+  CHECK(pt::split_words("").empty());
+  CHECK(pt::split_words(" \n ").empty());
+  CHECK(pt::split_list("a=b,c d") == V{"a=b", "c", "d"});
+}
