@@ -101,22 +101,21 @@ asio::awaitable<bool> Session::serve(AccessRecord& record) {
                              "application/json");
   }
 
-  // Writes to the registry API are pushes; a POST elsewhere (Docker's OAuth token request) is not.
-  const bool push = classified.kind == cache::RequestKind::push && record.path.starts_with("/v2/");
-  if (settings_.offline && classified.kind != cache::RequestKind::ping && !(deps_.cache && cache::cache_key(classified, cache_registry()))) {
+  const auto key = deps_.cache ? cache::cache_key(classified, cache_registry()) : std::nullopt;
+  // Offline, what the cache cannot hold is refused here (the ping is answered in forward()).
+  if (settings_.offline && !key && classified.kind != cache::RequestKind::ping) {
     record.cache = CacheStatus::bypass;
     co_return co_await reply_offline(record, classified);
   }
+  // Writes to the registry API are pushes; a POST elsewhere (Docker's OAuth token request) is not.
+  const bool push = classified.kind == cache::RequestKind::push && record.path.starts_with("/v2/");
   if (push && !settings_.allow_push) {
     record.cache = CacheStatus::bypass;
     // The body is not read, so the connection cannot be reused.
     co_return co_await reply(record, 405,
                              "pullthrough: pushing through this proxy is disabled (ALLOW_PUSH=false)\n", false);
   }
-  if (deps_.cache && request.framing == http::BodyFraming::none) {
-    const auto key = cache::cache_key(classified, cache_registry());
-    if (key) co_return co_await serve_cacheable(record, classified, *key);
-  }
+  if (key && request.framing == http::BodyFraming::none) co_return co_await serve_cacheable(record, classified, *key);
   record.cache = CacheStatus::bypass;
   co_return co_await forward(record, classified);
 }
