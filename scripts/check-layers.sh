@@ -28,16 +28,17 @@ common            common
 ca                common ca
 auth              common auth
 cache             common cache
+cluster           common cache cluster
 proxy/http        common proxy/http
 proxy/net         common ca auth proxy/http proxy/net
-proxy/registry    common ca auth cache proxy/http proxy/net proxy/registry
-proxy/front       common ca auth cache proxy/http proxy/net proxy/registry proxy/front
-proxy/ops         common ca auth cache proxy/http proxy/net proxy/registry proxy/front proxy/ops
-proxy/app         common ca auth cache proxy/http proxy/net proxy/registry proxy/front proxy/ops proxy/app dockersock
+proxy/registry    common ca auth cache cluster proxy/http proxy/net proxy/registry
+proxy/front       common ca auth cache cluster proxy/http proxy/net proxy/registry proxy/front
+proxy/ops         common ca auth cache cluster proxy/http proxy/net proxy/registry proxy/front proxy/ops
+proxy/app         common ca auth cache cluster proxy/http proxy/net proxy/registry proxy/front proxy/ops proxy/app dockersock
 dockersock        common proxy/http proxy/net dockersock
 '
 # The top-level folders scanned (the layers above, proxy/ holding the proxy/* layers).
-SCANNED=(common ca auth cache proxy dockersock)
+SCANNED=(common ca auth cache cluster proxy dockersock)
 
 # ---------------------------------------------------------------- the check
 case "${1:-}" in
