@@ -1,11 +1,13 @@
 #pragma once
-// The steps shared by creating the root CA and minting leaves. Each throws std::runtime_error
-// (via throw_openssl_error) when OpenSSL fails, which for these in-memory operations means a bug or
-// an exhausted system (no entropy, no memory), never bad input.
+// The steps shared by creating the root CA, minting leaves and minting peer certificates. Each
+// throws std::runtime_error (via throw_openssl_error) when OpenSSL fails, which for these in-memory
+// operations means a bug or an exhausted system (no entropy, no memory), never bad input.
+#include "ca/cert_host.hpp"
 #include "ca/openssl_ptr.hpp"
 
 #include <chrono>
 #include <initializer_list>
+#include <string_view>
 
 namespace pt::ca {
 
@@ -46,5 +48,19 @@ void add_authority_key_identifier(X509* cert, X509* issuer);
 
 // Signs with SHA-256, or with no separate digest for keys that mandate their own (Ed25519/Ed448).
 void sign_certificate(X509* cert, EVP_PKEY* signing_key);
+
+// An end-entity certificate for `host` carrying `subject_key`, signed by `issuer_key` (whose
+// certificate is `issuer`): everything a leaf (mint_leaf) and a peer certificate
+// (mint_peer_certificate) have in common, so the two differ only in their subject name and
+// extended key usages, never by accident.
+//   subject CN=`common_name` (cut to 64 characters, X.520's limit; clients match the SAN, never
+//   the CN), issuer = `issuer`'s subject; SAN DNS:host, or IP:address for an IP literal;
+//   extendedKeyUsage `purposes` (in that order); keyUsage digitalSignature; basicConstraints
+//   CA:FALSE; subject and authority key identifiers; random 128-bit serial; valid from a day ago
+//   (clients' clocks drift) for 365 days, but never past `issuer`'s own expiry.
+// `purposes` are borrowed: the certificate keeps its own copies.
+X509Ptr issue_host_certificate(X509* issuer, EVP_PKEY* issuer_key, EVP_PKEY* subject_key,
+                               const CertHost& host, std::string_view common_name,
+                               std::initializer_list<const ASN1_OBJECT*> purposes);
 
 }  // namespace pt::ca
