@@ -11,6 +11,8 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <map>
+#include <sstream>
 
 using pt::ca::RootCa;
 using pt::ca::test::TempDir;
@@ -53,6 +55,41 @@ std::string load_error(const fs::path& dir, std::string_view passphrase = RootCa
   FAIL("load_or_create succeeded");
   return {};
 }
+
+// Everything about the tree under `dir` (and `dir` itself) that creating, writing, renaming,
+// removing or chmod-ing anything in it would change: each entry's type, mode, size, mtime and
+// ctime (lstat: a symlink itself, not its target), and each regular file's bytes. Permission bits
+// do not stop root, and the tests may run as root, so this is what proves "nothing was written".
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> entries;
+  const auto record = [&](const fs::path& path) {
+    struct stat info {};
+    REQUIRE(::lstat(path.c_str(), &info) == 0);
+    std::ostringstream text;
+    text << std::oct << info.st_mode << std::dec << " size " << info.st_size << " mtime "
+         << info.st_mtim.tv_sec << "." << info.st_mtim.tv_nsec << " ctime " << info.st_ctim.tv_sec << "."
+         << info.st_ctim.tv_nsec;
+    if (S_ISREG(info.st_mode)) text << " contents " << pt::ca::read_whole_file(path);
+    if (S_ISLNK(info.st_mode)) text << " -> " << fs::read_symlink(path).string();
+    entries[fs::relative(path, dir).string()] = text.str();
+  };
+  record(dir);
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) record(entry.path());
+  return entries;
+}
+
+// Gives the owner back write access to `dir` and what is under it, so TempDir can remove them
+// even when a check failed midway.
+struct MakeWritableOnExit {
+  fs::path dir;
+  ~MakeWritableOnExit() {
+    std::error_code ignored;
+    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::add, ignored);
+    for (const auto& entry : fs::recursive_directory_iterator(dir, ignored)) {
+      if (!entry.is_symlink(ignored)) fs::permissions(entry.path(), fs::perms::owner_write, fs::perm_options::add, ignored);
+    }
+  }
+};
 
 }  // namespace
 
@@ -208,4 +245,45 @@ TEST_CASE("An unusable CA directory is a fatal error that names it") {
     CHECK_THAT(load_error(read_only), Catch::Contains(read_only.string()));
     fs::permissions(read_only, fs::perms::owner_all);
   }
+}
+
+TEST_CASE("A read-only CA directory, as a Kubernetes Secret mounts it, loads without a single write") {
+  // How a Secret volume looks: the files in a timestamped directory, "..data" pointing to it, and
+  // the names the pod sees as symlinks through "..data"; all of it read-only.
+  enum class Layout { plain_files, kubernetes_secret };
+  const auto layout = GENERATE(Layout::plain_files, Layout::kubernetes_secret);
+  TempDir temp;
+  const auto original = RootCa::load_or_create(temp.path() / "source");
+
+  const auto dir = temp.path() / "ca";
+  const MakeWritableOnExit restore{dir};
+  fs::create_directory(dir);
+  const auto files_dir = layout == Layout::plain_files ? dir : dir / "..2024_01_01_00_00_00.000000001";
+  fs::create_directories(files_dir);
+  for (const auto name : {RootCa::cert_file_name, RootCa::key_file_name}) {
+    fs::copy_file(temp.path() / "source" / name, files_dir / name);
+    fs::permissions(files_dir / name, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  }
+  if (layout == Layout::kubernetes_secret) {
+    fs::create_directory_symlink(files_dir.filename(), dir / "..data");
+    for (const auto name : {RootCa::cert_file_name, RootCa::key_file_name}) {
+      fs::create_symlink(fs::path("..data") / name, dir / name);
+    }
+    fs::permissions(files_dir, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                                   fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  }
+  fs::permissions(dir, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
+                           fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+  const auto before = snapshot(dir);
+
+  const auto root = RootCa::load_or_create(dir);
+  CHECK_FALSE(root.created());
+  CHECK(root.fingerprint_sha256() == original.fingerprint_sha256());
+  CHECK(ERR_peek_error() == 0);
+
+  // Nothing written, created (not even a temporary file since removed: the directory's mtime
+  // would show it), renamed or chmod-ed.
+  CHECK(snapshot(dir) == before);
+  CHECK(file_mode(dir) == 0555);
+  CHECK(file_mode(files_dir / RootCa::key_file_name) == 0444);
 }
