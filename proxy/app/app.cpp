@@ -15,6 +15,8 @@
 #include "common/units.hpp"
 #include "proxy/front/connection_limits.hpp"
 #include "proxy/front/mirror_port.hpp"
+#include "proxy/front/peer_port.hpp"
+#include "proxy/app/peer_cluster.hpp"
 #include "proxy/front/proxy_port.hpp"
 #include "proxy/front/server.hpp"
 #include "proxy/front/sni_port.hpp"
@@ -155,7 +157,8 @@ registry::UpstreamFallbacks upstream_fallbacks(const Config& c) {
 std::vector<std::uint16_t> own_ports(const Config& c) {
   std::vector<std::uint16_t> ports;
   const std::pair<const std::string*, std::string_view> listeners[] = {
-      {&c.listen, "LISTEN"}, {&c.mirror_listen, "MIRROR_LISTEN"}, {&c.intercept_listen, "INTERCEPT_LISTEN"}};
+      {&c.listen, "LISTEN"}, {&c.mirror_listen, "MIRROR_LISTEN"}, {&c.intercept_listen, "INTERCEPT_LISTEN"},
+      {&c.peer_listen, "PEER_LISTEN"}};
   for (const auto& [listen, setting] : listeners) {
     if (!listen->empty()) ports.push_back(front::parse_listen_address(*listen, setting).port());
   }
@@ -195,6 +198,8 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   const auto root_ca = ca::RootCa::load_or_create(config.ca_dir);
   spdlog::info("root CA {} ({}): {}", root_ca.created() ? "created" : "loaded", config.ca_dir.string(),
                root_ca.subject());
+  // PEERS: the replicas acting as one cache (null: one node).
+  const auto peers = PeerCluster::create(config, root_ca, dns.get());
   auto store = open_cache(config, per_registry);
   if (config.offline) {
     spdlog::info("OFFLINE=true: no upstream connection at all; the cache answers what it holds (tags whatever "
@@ -233,10 +238,12 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
       .fallbacks = &fallbacks,
       .revalidations = &revalidations,
       .registry_policy = per_registry.empty() ? nullptr : &per_registry,
+      .cluster = peers ? &peers->sessions() : nullptr,
   };
   ops::Dependencies endpoints_deps{.root_ca = root_ca, .cache = store.get(), .metrics = metrics, .serving = serving,
                                    .blocking = blocking, .admin_token = config.admin_token,
-                                   .registry = &sessions};
+                                   .registry = &sessions,
+                                   .members = peers ? &peers->members() : nullptr};
   ops::LocalEndpoints endpoints(endpoints_deps);
   front::Dependencies listeners{
       .settings = {.shutdown_grace = config.shutdown_grace, .own_ports = own_ports(config)},
@@ -275,6 +282,14 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
       spdlog::info("INTERCEPT_LISTEN without RESOLVERS: upstream names the system resolver gives as this listener "
                    "are refused (a DNS-hijack loop); set UPSTREAM_RESOLVE or RESOLVERS");
     }
+  }
+  std::unique_ptr<front::PeerListener> peer_port;
+  if (peers) {
+    peer_port = std::make_unique<front::PeerListener>(listeners, peers->server_context());
+    server.listen(config.peer_listen, "PEER_LISTEN", [&peer_port = *peer_port](asio::ip::tcp::socket socket, std::uint64_t id) {
+      return peer_port.serve(std::move(socket), id);
+    });
+    peers->start(blocking.get_executor());
   }
   spdlog::info("intercepting {}", fmt::join(registries.entries(), " "));
   for (const auto& credential : credentials.all()) spdlog::info("credentials for {}", credential.describe());

@@ -84,6 +84,17 @@ void bind(Binder& b, Config& c) {
   b.value("--config", "CONFIG_FILE", c.config_file,
           "JSON or YAML file with these settings (keys: the variable names); the environment wins");
 
+  b.group("Cluster");
+  b.value("--peers", "PEERS", c.peers,
+          "The replicas acting as one cache: their peer addresses 'host:port ...', or 'dns:NAME:PORT' "
+          "(a name re-resolved every PEERS_REFRESH, e.g. a headless Service)");
+  b.value("--peer-listen", "PEER_LISTEN", c.peer_listen,
+          "This replica's peer listener 'ip:port', the address the others reach it at (it must be in PEERS)");
+  b.duration("--peers-refresh", "PEERS_REFRESH", c.peers_refresh,
+             "How often dns: PEERS are resolved again, and how long a failed peer is skipped", "10s");
+  b.duration("--peer-connect-timeout", "PEER_CONNECT_TIMEOUT", c.peer_connect_timeout,
+             "Connect + TLS handshake to a peer; slower peers are skipped", "2s");
+
   b.group("Access control");
   b.value("--allowed-clients", "ALLOWED_CLIENTS", c.allowed_clients,
           "Client addresses (CIDRs, space or comma separated) allowed to use the proxy");

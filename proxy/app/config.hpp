@@ -23,6 +23,12 @@ struct Config {
   std::string intercept_listen;                        // INTERCEPT_LISTEN: TLS by SNI, for DNS-hijacked names
   std::string resolvers;                               // RESOLVERS: DNS servers for upstream names, "ip[:port] ..."
 
+  // Cluster: replicas acting as one cache (empty PEERS: one node)
+  std::string peers;        // PEERS: "host:port ..." or "dns:NAME:PORT"
+  std::string peer_listen;  // PEER_LISTEN: this replica's peer listener, as the others reach it
+  std::chrono::milliseconds peers_refresh = std::chrono::seconds(10);        // PEERS_REFRESH
+  std::chrono::milliseconds peer_connect_timeout = std::chrono::seconds(2);  // PEER_CONNECT_TIMEOUT
+
   // Configuration file (JSON or YAML); the environment and flags win over it.
   std::filesystem::path config_file;
 

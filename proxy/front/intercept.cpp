@@ -30,7 +30,7 @@ asio::awaitable<void> serve_tls_session(asio::ip::tcp::socket socket, asio::ssl:
     deps.registry.observer.request_done(
         {.session = info.id, .client = info.client, .host = log.host, .method = log.method, .path = "-",
          .cache = log.cache, .error = fmt::format("{} TLS handshake failed: {} ({})",
-                                                  mirror ? "mirror" : "client", ec.message(), log.hint)});
+                                                  info.from_peer ? "peer" : mirror ? "mirror" : "client", ec.message(), log.hint)});
     co_return;
   }
   registry::Session session(tls, deps.registry, deadline, std::move(info), mirror);

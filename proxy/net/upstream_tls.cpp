@@ -10,8 +10,8 @@
 namespace pt::net {
 
 UpstreamTls::UpstreamTls(bool verify, const std::string& ca_bundle_path)
-    : context_(asio::ssl::context::tls_client), verify_(verify) {
-  SSL_CTX* ctx = context_.native_handle();
+    : context_(std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client)), verify_(verify) {
+  SSL_CTX* ctx = context_->native_handle();
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   // Registries speak HTTP/1.1 to us; offering only it keeps servers from choosing h2.
@@ -21,12 +21,12 @@ UpstreamTls::UpstreamTls(bool verify, const std::string& ca_bundle_path)
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT);
 
   if (!verify_) {
-    context_.set_verify_mode(asio::ssl::verify_none);
+    context_->set_verify_mode(asio::ssl::verify_none);
     spdlog::warn("VERIFY_SSL=false: upstream TLS certificates are NOT verified; anyone on the path can "
                  "impersonate a registry");
     return;
   }
-  context_.set_verify_mode(asio::ssl::verify_peer);
+  context_->set_verify_mode(asio::ssl::verify_peer);
   if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
     spdlog::warn("could not load the system trust store: {}", ca::openssl_error_string());
   }

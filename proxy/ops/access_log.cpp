@@ -20,6 +20,11 @@ void AccessLog::upstream_latency(std::chrono::steady_clock::duration elapsed) {
   metrics_.observe_upstream_latency(elapsed);
 }
 
+void AccessLog::peer_failed(std::string_view member) {
+  (void)member;  // the session logs which one, once per failure streak
+  metrics_.record_peer_failure();
+}
+
 void log_access(const registry::AccessRecord& r) {
   if (!spdlog::should_log(spdlog::level::info)) return;
   const double ms = std::chrono::duration<double, std::milli>(r.duration).count();
@@ -30,6 +35,8 @@ void log_access(const registry::AccessRecord& r) {
         {"cache", registry::to_string(r.cache)},
     };
     if (!r.upstream.empty()) fields["upstream"] = r.upstream;
+    if (!r.peer.empty()) fields["peer"] = r.peer;
+    if (r.for_peer) fields["for_peer"] = true;
     if (!r.error.empty()) fields["error"] = r.error;
     log_event("request", fields);
     return;
@@ -48,6 +55,8 @@ void log_access(const registry::AccessRecord& r) {
   line.append(duration, fmt::format_to_n(duration, sizeof duration, " duration_ms={:.1f}", ms).out);
   append_text_field(line, "cache", registry::to_string(r.cache));
   if (!r.upstream.empty()) append_text_field(line, "upstream", r.upstream);
+  if (!r.peer.empty()) append_text_field(line, "peer", r.peer);
+  if (r.for_peer) append_text_field(line, "for_peer", std::string_view("1"));
   if (!r.error.empty()) append_text_field(line, "error", r.error);
   spdlog::default_logger_raw()->log(spdlog::level::info, spdlog::string_view_t(line));  // no "{}" to format
 }

@@ -17,6 +17,7 @@ public:
 
   void request_done(const registry::AccessRecord& record) override;
   void upstream_latency(std::chrono::steady_clock::duration elapsed) override;
+  void peer_failed(std::string_view member) override;
 
 private:
   Metrics& metrics_;

@@ -15,6 +15,9 @@ class CacheStore;
 namespace registry {
 struct Dependencies;
 }  // namespace registry
+namespace cluster {
+class Members;
+}  // namespace cluster
 }  // namespace pt
 
 namespace pt::ops {
@@ -30,6 +33,7 @@ struct Dependencies {
   std::string admin_token;           // ADMIN_TOKEN
   // POST /admin/warm runs registry sessions of its own (warm_job.hpp). Null: no warming.
   registry::Dependencies* registry = nullptr;
+  const cluster::Members* members = nullptr;  // PEERS: the status page and /metrics show them (null: one node)
 };
 
 }  // namespace pt::ops

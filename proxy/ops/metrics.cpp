@@ -82,6 +82,14 @@ void Metrics::record_request(const registry::AccessRecord& record) {
     case ByteSource::tunnel: bytes_tunnelled_.fetch_add(record.bytes, std::memory_order_relaxed); break;
     case ByteSource::none: break;
   }
+  if (!record.peer.empty()) {
+    peer_forwarded_requests_.fetch_add(1, std::memory_order_relaxed);
+    peer_forwarded_bytes_.fetch_add(record.bytes, std::memory_order_relaxed);
+  }
+  if (record.for_peer) {
+    peer_served_requests_.fetch_add(1, std::memory_order_relaxed);
+    peer_served_bytes_.fetch_add(record.bytes, std::memory_order_relaxed);
+  }
   // Built before the lock: string work.
   std::optional<std::string> image;
   if (source == ByteSource::cache || source == ByteSource::upstream) image = image_of(record.host, record.request);
@@ -150,6 +158,14 @@ MetricsSnapshot Metrics::snapshot(std::size_t top_images) const {
   return s;
 }
 
+PeerFigures Metrics::peer_figures() const {
+  return {.forwarded_requests = peer_forwarded_requests_.load(),
+          .forwarded_bytes = peer_forwarded_bytes_.load(),
+          .served_requests = peer_served_requests_.load(),
+          .served_bytes = peer_served_bytes_.load(),
+          .failures = peer_failures_.load()};
+}
+
 std::optional<CacheFigures> cache_figures(cache::CacheStore* store) {
   if (store == nullptr) return std::nullopt;
   const auto& index = store->index();
@@ -162,9 +178,18 @@ std::optional<CacheFigures> cache_figures(cache::CacheStore* store) {
                       .evicted_bytes = store->evicted_bytes()};
 }
 
-MetricsSnapshot current_metrics(const Metrics& metrics, cache::CacheStore* store, std::size_t top_images) {
+std::size_t PeerFigures::up() const noexcept {
+  return static_cast<std::size_t>(std::count_if(members.begin(), members.end(), [](const auto& m) { return m.up; }));
+}
+
+MetricsSnapshot current_metrics(const Metrics& metrics, cache::CacheStore* store, std::size_t top_images,
+                                const cluster::Members* members) {
   auto snapshot = metrics.snapshot(top_images);
   snapshot.cache = cache_figures(store);
+  if (members) {
+    snapshot.peers = metrics.peer_figures();
+    snapshot.peers->members = members->states();
+  }
   return snapshot;
 }
 
@@ -221,6 +246,25 @@ std::string render_prometheus(const MetricsSnapshot& s, std::string_view version
     w.sample("pullthrough_cache_evictions_total", {}, c.evicted_files);
     w.family("pullthrough_cache_evicted_bytes_total", "counter", "Bytes of the blob files evicted since the proxy started.");
     w.sample("pullthrough_cache_evicted_bytes_total", {}, c.evicted_bytes);
+  }
+  if (s.peers) {
+    const auto& p = *s.peers;
+    w.family("pullthrough_peer_forwarded_requests_total", "counter",
+             "Requests this replica forwarded to the replica owning them (PEERS).");
+    w.sample("pullthrough_peer_forwarded_requests_total", {}, p.forwarded_requests);
+    w.family("pullthrough_peer_forwarded_bytes_total", "counter", "Body bytes of the requests forwarded to their owner.");
+    w.sample("pullthrough_peer_forwarded_bytes_total", {}, p.forwarded_bytes);
+    w.family("pullthrough_peer_served_requests_total", "counter", "Requests this replica served for other replicas.");
+    w.sample("pullthrough_peer_served_requests_total", {}, p.served_requests);
+    w.family("pullthrough_peer_served_bytes_total", "counter", "Body bytes served for other replicas.");
+    w.sample("pullthrough_peer_served_bytes_total", {}, p.served_bytes);
+    w.family("pullthrough_peer_failures_total", "counter",
+             "Peers that could not be reached, or failed before or during their answer.");
+    w.sample("pullthrough_peer_failures_total", {}, p.failures);
+    w.family("pullthrough_peer_members", "gauge", "Members of the cluster (PEERS), this replica included when listed.");
+    w.sample("pullthrough_peer_members", {}, static_cast<std::uint64_t>(p.members.size()));
+    w.family("pullthrough_peer_members_up", "gauge", "Members not skipped after a failure.");
+    w.sample("pullthrough_peer_members_up", {}, static_cast<std::uint64_t>(p.up()));
   }
   return w.text();
 }

@@ -10,6 +10,7 @@
 // Thread-safe: plain counters are atomics; the labelled request counts and the per-image byte
 // totals sit behind a mutex (one short lock per request), and both are bounded in size.
 #include "cache/registry_request.hpp"
+#include "cluster/members.hpp"
 #include "proxy/registry/access_record.hpp"
 
 #include <array>
@@ -75,6 +76,17 @@ struct CacheFigures {
   std::uint64_t evicted_bytes = 0;
 };
 
+// PEERS: what went over the peer link, and the members as this replica sees them now.
+struct PeerFigures {
+  std::uint64_t forwarded_requests = 0;  // sent to their owner
+  std::uint64_t forwarded_bytes = 0;
+  std::uint64_t served_requests = 0;     // served here for another replica
+  std::uint64_t served_bytes = 0;
+  std::uint64_t failures = 0;            // a peer unreachable, or failing before or during its answer
+  std::vector<cluster::Members::State> members;
+  std::size_t up() const noexcept;
+};
+
 struct MetricsSnapshot {
   std::vector<RequestCount> requests;  // by status, then cache status
   std::uint64_t bytes_from_cache = 0;
@@ -87,6 +99,7 @@ struct MetricsSnapshot {
   std::chrono::seconds uptime{0};
   std::int64_t start_time_unix = 0;  // seconds since the epoch
   std::optional<CacheFigures> cache;  // nullopt: caching is off
+  std::optional<PeerFigures> peers;   // nullopt: no cluster (PEERS unset)
 
   // Requests answered from the cache (HIT, STALE, REVALIDATED) and from upstream by a cacheable
   // request (MISS); BYPASS (not cacheable) counts for neither.
@@ -109,9 +122,12 @@ public:
 
   void record_request(const registry::AccessRecord& record);
   void observe_upstream_latency(std::chrono::steady_clock::duration elapsed);
+  void record_peer_failure() { peer_failures_.fetch_add(1, std::memory_order_relaxed); }
 
   // Everything counted so far, with the `top_images` most served images; cache figures not set.
   MetricsSnapshot snapshot(std::size_t top_images) const;
+  // The peer link's counters; `members` not set.
+  PeerFigures peer_figures() const;
 
 private:
   const std::chrono::steady_clock::time_point started_;
@@ -120,6 +136,11 @@ private:
   std::atomic<std::uint64_t> bytes_from_cache_{0};
   std::atomic<std::uint64_t> bytes_from_upstream_{0};
   std::atomic<std::uint64_t> bytes_tunnelled_{0};
+  std::atomic<std::uint64_t> peer_forwarded_requests_{0};
+  std::atomic<std::uint64_t> peer_forwarded_bytes_{0};
+  std::atomic<std::uint64_t> peer_served_requests_{0};
+  std::atomic<std::uint64_t> peer_served_bytes_{0};
+  std::atomic<std::uint64_t> peer_failures_{0};
   std::array<std::atomic<std::uint64_t>, kUpstreamLatencyBounds.size() + 1> latency_counts_{};
   std::atomic<std::uint64_t> latency_sum_ns_{0};
 
@@ -132,7 +153,9 @@ private:
 std::optional<CacheFigures> cache_figures(cache::CacheStore* store);
 
 // The metrics' snapshot with the cache's figures: what /metrics and the status page show.
-MetricsSnapshot current_metrics(const Metrics& metrics, cache::CacheStore* store, std::size_t top_images);
+// `members`: the cluster's (null: no cluster), whose peer figures are then included.
+MetricsSnapshot current_metrics(const Metrics& metrics, cache::CacheStore* store, std::size_t top_images,
+                                const cluster::Members* members = nullptr);
 
 // "0.1.0": the project version from CMake.
 std::string_view pullthrough_version() noexcept;

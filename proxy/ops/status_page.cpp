@@ -108,6 +108,26 @@ std::string cached_tags(const StatusPageInput& input) {
   return out;
 }
 
+// PEERS: who the members are and which this replica skips now (after a failure, for
+// PEERS_REFRESH), with what went over the peer link.
+std::string cluster_members(const MetricsSnapshot& m) {
+  if (!m.peers) return {};
+  const auto& p = *m.peers;
+  std::string out = "<h2>Cluster</h2>\n";
+  out += fmt::format("<p>{} of {} members up; {} requests ({}) forwarded to their owner, {} ({}) served for other "
+                     "replicas, {} peer failures.</p>\n",
+                     p.up(), p.members.size(), group_digits(p.forwarded_requests), html_escape(format_size(p.forwarded_bytes)),
+                     group_digits(p.served_requests), html_escape(format_size(p.served_bytes)), group_digits(p.failures));
+  if (p.members.empty()) return out + "<p>No member known yet (PEERS names none, or its name did not resolve).</p>\n";
+  out += "<table id=\"members\">\n<tr><th>member</th><th>state</th></tr>\n";
+  for (const auto& member : p.members) {
+    const std::string_view state = member.self ? "this replica" : member.up ? "up" : "down (skipped for now)";
+    out += fmt::format("<tr><td>{}</td><td>{}</td></tr>\n", html_escape(member.member), state);
+  }
+  out += "</table>\n";
+  return out;
+}
+
 std::string requests_table(const MetricsSnapshot& m) {
   std::string out = "<h2>Requests</h2>\n";
   if (m.requests.empty()) return out + "<p>No request served yet.</p>\n";
@@ -221,6 +241,7 @@ std::string render_status_page(const StatusPageInput& input) {
   out += figures(m);
   out += top_images(m);
   out += cached_tags(input);
+  out += cluster_members(m);
   out += requests_table(m);
   out += setup(input.proxy_address);
   out += "</body>\n</html>\n";

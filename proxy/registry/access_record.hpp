@@ -41,6 +41,8 @@ struct AccessRecord {
   CacheStatus cache = CacheStatus::none;
   cache::RegistryRequest request;  // what the request asked the registry for (kind other: not classified)
   std::string upstream;            // REGISTRY_MIRRORS: the upstream that answered (empty: the registry, as always)
+  std::string peer;                // PEERS: the replica that owns it and served it (empty: served here)
+  bool for_peer = false;           // served for another replica, over the peer link
   std::string error;               // why it failed, when it did
 };
 
@@ -51,6 +53,8 @@ public:
   virtual ~RequestObserver() = default;
   virtual void request_done(const AccessRecord& record) = 0;
   virtual void upstream_latency(std::chrono::steady_clock::duration elapsed) = 0;
+  // A peer replica could not be reached, or failed before its response head (PEERS).
+  virtual void peer_failed(std::string_view member) { (void)member; }
 };
 
 }  // namespace pt::registry

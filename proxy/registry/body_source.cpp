@@ -19,11 +19,28 @@ constexpr std::size_t file_chunk = http::body_read_size;
 }  // namespace
 
 asio::awaitable<std::error_code> UpstreamBody::pump(const Sink& sink) {
-  auto ec = co_await http::read_body(connection_.stream(), connection_.buffer(), response_, deadline_, idle_, sink);
+  std::error_code ec;
+  if (hasher_) {
+    ec = co_await http::read_body(connection_.stream(), connection_.buffer(), response_, deadline_, idle_,
+                                  [&](std::string_view piece) -> asio::awaitable<std::error_code> {
+                                    hasher_->update(std::span(piece.data(), piece.size()));
+                                    co_return co_await sink(piece);
+                                  });
+  } else {
+    ec = co_await http::read_body(connection_.stream(), connection_.buffer(), response_, deadline_, idle_, sink);
+  }
   // Either side failing mid-body breaks the relay: the status line is gone, so the client can only
   // be told by cutting it off.
   if (ec) failure_ = "response body relay failed: " + ec.message();
   co_return ec;
+}
+
+asio::awaitable<std::error_code> UpstreamBody::verify() {
+  if (!hasher_) co_return std::error_code{};
+  const auto got = hasher_->finish();
+  if (got == *expected_) co_return std::error_code{};
+  failure_ = fmt::format("the body is not {} (it hashes to {}): transfer cut", expected_->str(), got.str());
+  co_return make_error_code(cache::CacheErrc::digest_mismatch);
 }
 
 asio::awaitable<std::error_code> FillingBody::pump(const Sink& sink) {

@@ -52,21 +52,28 @@ protected:
   std::string failure_;
 };
 
-// Upstream's response body, relayed as it comes (nothing is stored or verified).
+// Upstream's response body, relayed as it comes (nothing is stored). With `expected`, the bytes
+// are hashed on the way and the last piece waits for the digest: a peer replica's answer, which
+// the client must never get completed with bytes other than the content it asked for.
 class UpstreamBody final : public BodySource {
 public:
   UpstreamBody(net::UpstreamConnection& connection, http::Parser& response, Deadline& deadline,
-               Deadline::clock::duration idle)
-      : connection_(connection), response_(response), deadline_(deadline), idle_(idle) {}
+               Deadline::clock::duration idle, std::optional<cache::Digest> expected = std::nullopt)
+      : connection_(connection), response_(response), deadline_(deadline), idle_(idle), expected_(std::move(expected)) {
+    if (expected_) hasher_.emplace();
+  }
 
   asio::awaitable<std::error_code> pump(const Sink& sink) override;
-  bool verifies() const override { return false; }
+  bool verifies() const override { return hasher_.has_value(); }
+  asio::awaitable<std::error_code> verify() override;
 
 private:
   net::UpstreamConnection& connection_;
   http::Parser& response_;
   Deadline& deadline_;
   Deadline::clock::duration idle_;
+  std::optional<cache::Digest> expected_;
+  std::optional<cache::Sha256> hasher_;
 };
 
 // Upstream's response body, written into the cache's fill as it is relayed. The fill checks the

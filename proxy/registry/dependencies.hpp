@@ -25,6 +25,9 @@ namespace net {
 class UpstreamTls;
 class ResolveOverrides;
 }  // namespace net
+namespace cluster {
+class Members;
+}  // namespace cluster
 }  // namespace pt
 
 namespace pt::registry {
@@ -40,6 +43,15 @@ struct Fallbacks {
   const UpstreamFallbacks& chains;
   UpstreamHealth& health;
   TokenCache& tokens;
+};
+
+// PEERS: the replicas acting as one cache. A request another replica owns is forwarded to it over
+// the peer link; a request from the peer link is served here as on a single node.
+struct Cluster {
+  cluster::Members& members;
+  net::UpstreamTls& tls;                 // the peer link's: our peer certificate, trusting only the root
+  const net::ResolveOverrides& resolve;  // peer names through RESOLVERS; never UPSTREAM_PROXY
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(2);  // PEER_CONNECT_TIMEOUT
 };
 
 struct Settings {
@@ -68,6 +80,7 @@ struct Dependencies {
   Fallbacks* fallbacks = nullptr;                    // null: every registry is its own only upstream
   Revalidations* revalidations = nullptr;            // one HEAD per stale tag at a time (null: one per request)
   const cache::RegistryPolicy* registry_policy = nullptr;  // REGISTRY_POLICY allow/deny (null: all allowed)
+  Cluster* cluster = nullptr;                              // null: one node, every request served here
 };
 
 }  // namespace pt::registry

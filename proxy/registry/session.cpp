@@ -6,6 +6,7 @@
 #include "cache/cache_key.hpp"
 #include "cache/manifest_negotiation.hpp"
 #include "cache/registry_policy.hpp"
+#include "cluster/owner_key.hpp"
 #include "proxy/http/forwarding.hpp"
 #include "proxy/http/holdback_writer.hpp"
 #include "proxy/http/local_response.hpp"
@@ -40,6 +41,7 @@ Session::Session(net::ClientStream client, Dependencies& deps, Deadline& deadlin
       parser_(http::Parser::Kind::request, {.max_head_bytes = deps.settings.max_header_bytes}),
       upstream_(deps.upstream_tls, deps.resolve) {
   if (info_.own_listener) upstream_.refuse_endpoint(*info_.own_listener);
+  if (deps.cluster && !info_.from_peer) peer_.emplace(deps.cluster->tls, deps.cluster->resolve);
 }
 
 asio::awaitable<void> Session::run() {
@@ -62,13 +64,10 @@ asio::awaitable<void> Session::run() {
     if (status == http::HeadStatus::closed || status == http::HeadStatus::io_error) break;
 
     bool keep_going = false;
-    // Without a mirror, every request goes to the connection's registry (route_ as constructed).
     if (status == http::HeadStatus::parse_error) {
       record.error = "bad request: " + parser_.error_text();
       co_await reply(record, status_for(parser_.error()), record.error + "\n", false);
-    } else if (!mirror_) {
-      keep_going = co_await serve(record);
-    } else if (auto answered = co_await route_mirror_request(record)) {
+    } else if (auto answered = co_await route(record)) {
       keep_going = *answered;
     } else {
       keep_going = co_await serve(record);
@@ -78,6 +77,14 @@ asio::awaitable<void> Session::run() {
     if (!keep_going) break;
   }
   upstream_.close();
+  if (peer_) peer_->close();
+}
+
+asio::awaitable<std::optional<bool>> Session::route(AccessRecord& record) {
+  // Otherwise every request goes to the connection's registry (route_ as constructed).
+  if (info_.from_peer) co_return co_await route_peer_request(record);
+  if (mirror_) co_return co_await route_mirror_request(record);
+  co_return std::nullopt;
 }
 
 asio::awaitable<bool> Session::serve(AccessRecord& record) {
@@ -114,6 +121,13 @@ asio::awaitable<bool> Session::serve(AccessRecord& record) {
     // The body is not read, so the connection cannot be reused.
     co_return co_await reply(record, 405,
                              "pullthrough: pushing through this proxy is disabled (ALLOW_PUSH=false)\n", false);
+  }
+  if (key && request.framing == http::BodyFraming::none && peer_) {
+    // PEERS: cached content has one owner in the cluster, so it is fetched and stored once.
+    if (auto owner = cluster::owner_key(classified, cache_registry())) {
+      auto answered = co_await serve_via_owner(record, classified, *owner);
+      if (answered) co_return *answered;
+    }
   }
   if (key && request.framing == http::BodyFraming::none) co_return co_await serve_cacheable(record, classified, *key);
   record.cache = CacheStatus::bypass;
@@ -180,20 +194,20 @@ asio::awaitable<Session::Exchange> Session::exchange(const http::RequestHead& he
 
 asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& connection, const http::Origin& origin,
                                                              const http::RequestHead& head, bool with_client_body,
-                                                             http::Parser& response) {
+                                                             http::Parser& response, Hop hop) {
   const auto& config = settings_;
   const http::RequestHead& request = parser_.request();
   const std::string head_bytes = http::serialize(head);
   const auto started = std::chrono::steady_clock::now();  // upstream latency, connecting included
 
   // OFFLINE: every upstream request ends here, so none can leave the host (not even a lookup).
-  if (config.offline) co_return Exchange{.unreachable = true, .error = "the proxy is offline (OFFLINE=true)"};
+  if (config.offline && hop == Hop::upstream) co_return Exchange{.unreachable = true, .error = "the proxy is offline (OFFLINE=true)"};
 
   // A kept-alive upstream connection may have been closed by the server meanwhile; a request
   // without a body is then sent once more on a fresh connection.
   for (int attempt = 0;; ++attempt) {
     if (!connection.is_for(origin.host, origin.port)) {
-      deadline_.expires_after(config.connect_timeout);
+      deadline_.expires_after(hop == Hop::peer ? deps_.cluster->connect_timeout : config.connect_timeout);
       if (auto failure = co_await connection.open(origin.host, origin.port)) {
         co_return Exchange{.unreachable = failure->unreachable, .error = failure->message};
       }
@@ -236,7 +250,7 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
     } while (status == http::HeadStatus::ok && response.response().status / 100 == 1);
 
     if (status == http::HeadStatus::ok) {
-      deps_.observer.upstream_latency(std::chrono::steady_clock::now() - started);
+      if (hop == Hop::upstream) deps_.observer.upstream_latency(std::chrono::steady_clock::now() - started);
       co_return Exchange{.ok = true, .origin = origin};
     }
     connection.close();

@@ -41,6 +41,9 @@ struct SessionInfo {
   std::uint16_t port = 443;
   // SNI listener: its own address. An upstream name resolving there is a DNS-hijack loop.
   std::optional<asio::ip::tcp::endpoint> own_listener;
+  // The peer listener: another replica forwards requests it does not own; each names its registry
+  // in Host. Served here as on a single node, never forwarded again.
+  bool from_peer = false;
   std::string authority() const {
     return format_authority(host, port == 443 ? std::nullopt : std::optional<std::uint16_t>(port));
   }
@@ -75,6 +78,9 @@ private:
 
   // Serves the request whose head the parser holds; false when the connection must close.
   asio::awaitable<bool> serve(AccessRecord& record);
+  // Mirror and peer ports: sets route_ for the request in the parser. nullopt: serve it; a value:
+  // it was answered here (keep going?).
+  asio::awaitable<std::optional<bool>> route(AccessRecord& record);
   struct TagFill;
   // Relays the request upstream and the response back, uncached. With `learn`, a 200 answer to a
   // HEAD for a tag becomes a variant of its record (containerd and docker ask for tags only by
@@ -88,8 +94,11 @@ private:
   // Sends `head` to `origin` over `connection` (opened or reopened as needed), with the client's
   // request body when asked, then reads the response head into `response`. Retries once on a
   // stale kept-alive connection.
+  // `hop`: a peer replica is reached within PEER_CONNECT_TIMEOUT, and also when OFFLINE (it is
+  // not upstream).
+  enum class Hop { upstream, peer };
   asio::awaitable<Exchange> exchange(net::UpstreamConnection& connection, const http::Origin& origin, const http::RequestHead& head,
-                                     bool with_client_body, http::Parser& response);
+                                     bool with_client_body, http::Parser& response, Hop hop = Hop::upstream);
   // The same, to the registry. In mirror mode, also answers the registry's Bearer challenge with a
   // token the proxy fetches itself (mirror_requests.cpp).
   asio::awaitable<Exchange> exchange(const http::RequestHead& head, bool with_client_body, http::Parser& response);
@@ -187,6 +196,19 @@ private:
   bool verifies_access() const;
   asio::awaitable<Access> verify_client_access(AccessRecord& record, const cache::RegistryRequest& classified);
 
+  // PEERS (peer_forwarding.cpp): a request another replica owns goes to it, or to the next in
+  // rendezvous order when it fails before answering. nullopt: serve it here (this replica owns it,
+  // or no owner could be reached); a value: the owner's answer was relayed (keep going?).
+  asio::awaitable<std::optional<bool>> serve_via_owner(AccessRecord& record, const cache::RegistryRequest& classified,
+                                                       const std::string& owner_key);
+  // The owner's response, streamed to the client; content asked for by digest is hashed on the
+  // way, so a peer's wrong bytes never complete.
+  asio::awaitable<bool> relay_from_peer(AccessRecord& record, const cache::RegistryRequest& classified,
+                                        http::Parser& response);
+  // The peer port: the request names its registry in Host, and the mirror port's token scope
+  // when it came from there.
+  asio::awaitable<std::optional<bool>> route_peer_request(AccessRecord& record);
+
   // Mirror mode (mirror_requests.cpp): picks the registry for the request in the parser and
   // rewrites its target and Host. nullopt: serve it (route_ is set); a value: it was answered
   // here (keep going?).
@@ -208,6 +230,7 @@ private:
   http::ReadBuffer buffer_;
   http::Parser parser_;
   net::UpstreamConnection upstream_;
+  std::optional<net::UpstreamConnection> peer_;  // to the owner of the last forwarded request (PEERS)
 };
 
 }  // namespace pt::registry
