@@ -17,7 +17,7 @@ build_deps=(
 test_deps=(
   docker-registry skopeo containerd docker.io podman nginx-light squid-openssl debootstrap
   curl openssl apache2-utils ca-certificates
-  python3 python3-cryptography procps iproute2
+  python3 python3-cryptography python3-yaml procps iproute2  # python3-yaml: test_kubernetes_manifests
   clang libclang-rt-14-dev llvm  # libFuzzer and llvm-symbolizer for scripts/fuzz.sh
   chromium  # headless, for the status page test
 )
