@@ -294,6 +294,7 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   spdlog::info("intercepting {}", fmt::join(registries.entries(), " "));
   for (const auto& credential : credentials.all()) spdlog::info("credentials for {}", credential.describe());
   const int code = server.run();
+  if (peers) peers->stop();
   blocking.stop();  // ends the maintenance loop
   blocking.join();
   return code;

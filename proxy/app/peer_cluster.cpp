@@ -67,7 +67,7 @@ PeerCluster::PeerCluster(const Config& config, std::string self, std::vector<std
       // Peer names go through RESOLVERS when set, never through UPSTREAM_PROXY: the peer link
       // stays inside the cluster.
       resolve_("", dns, nullptr),
-      sessions_{.members = members_, .tls = client_tls_, .resolve = resolve_,
+      sessions_{.members = members_, .tls = client_tls_, .resolve = resolve_, .pool = pool_,
                 .connect_timeout = config.peer_connect_timeout} {}
 
 void PeerCluster::start(asio::any_io_executor executor) {

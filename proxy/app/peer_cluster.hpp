@@ -7,6 +7,7 @@
 #include "proxy/net/resolve_overrides.hpp"
 #include "proxy/net/upstream_tls.hpp"
 #include "proxy/registry/dependencies.hpp"
+#include "proxy/registry/peer_pool.hpp"
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -40,6 +41,8 @@ public:
   // dns: PEERS: resolves the name now and then every PEERS_REFRESH, on `executor`, until it stops.
   // Listed PEERS: nothing to do.
   void start(asio::any_io_executor executor);
+  // Closes the kept-alive peer connections: once the listeners stopped, before their threads go.
+  void stop() { pool_.clear(); }
 
 private:
   PeerCluster(const Config& config, std::string self, std::vector<std::string> members,
@@ -54,6 +57,7 @@ private:
   std::shared_ptr<asio::ssl::context> server_tls_;
   net::UpstreamTls client_tls_;
   net::ResolveOverrides resolve_;
+  registry::PeerPool pool_;
   registry::Cluster sessions_;
 };
 

@@ -36,6 +36,7 @@ class UpstreamFallbacks;
 class UpstreamHealth;
 class TokenCache;
 class Revalidations;
+class PeerPool;
 
 // REGISTRY_MIRRORS: the chains of upstreams (they change on SIGHUP), what was learnt of their
 // upstreams while pulling, and the Bearer tokens the proxy fetched from them.
@@ -51,6 +52,7 @@ struct Cluster {
   cluster::Members& members;
   net::UpstreamTls& tls;                 // the peer link's: our peer certificate, trusting only the root
   const net::ResolveOverrides& resolve;  // peer names through RESOLVERS; never UPSTREAM_PROXY
+  PeerPool& pool;                        // kept-alive connections to the members
   std::chrono::milliseconds connect_timeout = std::chrono::seconds(2);  // PEER_CONNECT_TIMEOUT
 };
 

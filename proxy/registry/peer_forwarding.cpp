@@ -9,6 +9,9 @@
 #include "cluster/members.hpp"
 #include "common/host_port.hpp"
 #include "proxy/http/forwarding.hpp"
+#include "proxy/registry/peer_pool.hpp"
+
+#include <asio/this_coro.hpp>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -42,17 +45,27 @@ asio::awaitable<std::optional<bool>> Session::serve_via_owner(AccessRecord& reco
   head.headers.set("Host", route_.registry.authority());
   if (route_.token_scope) head.headers.set(std::string(token_scope_header), *route_.token_scope);
 
+  // Pooled connections stay on the I/O thread (io_context) that opened them.
+  const auto executor = co_await asio::this_coro::executor;
+  const void* thread = &asio::query(executor, asio::execution::context);
   for (const auto& candidate : candidates) {
     if (candidate.self) co_return std::nullopt;  // ours: served here
     const auto address = parse_authority(candidate.member, PortRule::required);
     if (!address) continue;  // members are canonical host:port; never reached
     const http::Origin peer{address->host, *address->port};
+    peer_ = deps_.cluster->pool.take(thread, candidate.member);
+    if (!peer_) peer_ = std::make_unique<net::UpstreamConnection>(deps_.cluster->tls, deps_.cluster->resolve);
     http::Parser response(http::Parser::Kind::response, {.max_head_bytes = settings_.max_header_bytes});
     const Exchange outcome = co_await exchange(*peer_, peer, head, false, response, Hop::peer);
     if (outcome.ok) {
       record.peer = candidate.member;
-      co_return co_await relay_from_peer(record, classified, response);
+      const bool keep_going = co_await relay_from_peer(record, classified, response);
+      // Back to the pool only after a clean end: an open connection then sits between answers.
+      if (peer_->is_open()) deps_.cluster->pool.put(thread, candidate.member, std::move(peer_));
+      peer_.reset();
+      co_return keep_going;
     }
+    peer_.reset();
     // Unreachable, or it failed before answering: its share goes to the next in order for a while.
     deps_.observer.peer_failed(candidate.member);
     if (members.mark_down(candidate.member)) {

@@ -41,7 +41,6 @@ Session::Session(net::ClientStream client, Dependencies& deps, Deadline& deadlin
       parser_(http::Parser::Kind::request, {.max_head_bytes = deps.settings.max_header_bytes}),
       upstream_(deps.upstream_tls, deps.resolve) {
   if (info_.own_listener) upstream_.refuse_endpoint(*info_.own_listener);
-  if (deps.cluster && !info_.from_peer) peer_.emplace(deps.cluster->tls, deps.cluster->resolve);
 }
 
 asio::awaitable<void> Session::run() {
@@ -77,7 +76,7 @@ asio::awaitable<void> Session::run() {
     if (!keep_going) break;
   }
   upstream_.close();
-  if (peer_) peer_->close();
+  if (peer_) peer_->close();  // cut mid-answer, or never returned: not reusable
 }
 
 asio::awaitable<std::optional<bool>> Session::route(AccessRecord& record) {
@@ -122,7 +121,7 @@ asio::awaitable<bool> Session::serve(AccessRecord& record) {
     co_return co_await reply(record, 405,
                              "pullthrough: pushing through this proxy is disabled (ALLOW_PUSH=false)\n", false);
   }
-  if (key && request.framing == http::BodyFraming::none && peer_) {
+  if (key && request.framing == http::BodyFraming::none && deps_.cluster && !info_.from_peer) {
     // PEERS: cached content has one owner in the cluster, so it is fetched and stored once.
     if (auto owner = cluster::owner_key(classified, cache_registry())) {
       auto answered = co_await serve_via_owner(record, classified, *owner);

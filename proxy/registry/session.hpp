@@ -230,7 +230,8 @@ private:
   http::ReadBuffer buffer_;
   http::Parser parser_;
   net::UpstreamConnection upstream_;
-  std::optional<net::UpstreamConnection> peer_;  // to the owner of the last forwarded request (PEERS)
+  // PEERS: the connection to the owner of the request being forwarded, from the thread's pool.
+  std::unique_ptr<net::UpstreamConnection> peer_;
 };
 
 }  // namespace pt::registry
