@@ -43,6 +43,8 @@ asio::awaitable<std::optional<bool>> Session::serve_via_owner(AccessRecord& reco
   // in CACHE_AUTH_MODE=verify, checks the client's own credentials, exactly as if it had come there.
   http::RequestHead head = http::upstream_request(parser_.request(), std::nullopt);
   head.headers.set("Host", route_.registry.authority());
+  // Only we say which token the owner fetches: a client's own header of that name goes no further.
+  head.headers.remove(token_scope_header);
   if (route_.token_scope) head.headers.set(std::string(token_scope_header), *route_.token_scope);
 
   // Pooled connections stay on the I/O thread (io_context) that opened them.
