@@ -13,13 +13,16 @@ build_deps=(
 )
 # Real peers for the integration tests: the CNCF registry, the real clients (skopeo, containerd,
 # docker, podman), nginx as a CDN, squid as a corporate proxy (squid-openssl: the benchmark's
-# ssl_bump peer is the same package), htpasswd, and debootstrap for a base image to build ours on.
+# ssl_bump peer is the same package), htpasswd, debootstrap for a base image to build ours on, and
+# Ceph's monitor, OSD and RADOS Gateway as a real S3 server (s3cmd to check it; the rest of
+# ceph-common's recommends are not needed: --no-install-recommends below).
 test_deps=(
   docker-registry skopeo containerd docker.io podman nginx-light squid-openssl debootstrap
   curl openssl apache2-utils ca-certificates
   python3 python3-cryptography python3-yaml procps iproute2  # python3-yaml: test_kubernetes_manifests
   clang libclang-rt-14-dev llvm  # libFuzzer and llvm-symbolizer for scripts/fuzz.sh
   chromium  # headless, for the status page test
+  ceph-mon ceph-osd radosgw s3cmd  # a single-node Ceph RGW as the S3 server (tests/integration/rgw.sh)
 )
 
 want=("${build_deps[@]}")
