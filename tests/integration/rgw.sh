@@ -33,7 +33,7 @@ RGW_REGION=us-east-1
 RGW_USER=pullthrough-ci
 # Every daemon runs under `timeout`: a leftover (the test's shell SIGKILLed, say) dies by
 # itself instead of holding port 3300 for ever.
-RGW_LIFETIME=${RGW_LIFETIME:-1800}
+RGW_LIFETIME=${RGW_LIFETIME:-900}
 RGW_START_TIMEOUT=${RGW_START_TIMEOUT:-30}
 RGW_MEMSTORE_BYTES=${RGW_MEMSTORE_BYTES:-1073741824}
 RGW_DIR=""
