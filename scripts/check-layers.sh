@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the layering of pullthrough's sources: every `#include "..."` in a .cpp/.hpp/.h under
-# common/ ca/ auth/ cache/ proxy/ dockersock/ must name a folder that the including file's layer
+# common/ ca/ auth/ cache/ cluster/ s3/ proxy/ dockersock/ must name a folder that the including file's layer
 # may include (the table in this script). System includes (<...>) are not checked; tests/ and
 # bench/ are not scanned (tests may include anything).
 #
@@ -29,16 +29,17 @@ ca                common ca
 auth              common auth
 cache             common cache
 cluster           common cache cluster
+s3                common s3
 proxy/http        common proxy/http
 proxy/net         common ca auth proxy/http proxy/net
-proxy/registry    common ca auth cache cluster proxy/http proxy/net proxy/registry
-proxy/front       common ca auth cache cluster proxy/http proxy/net proxy/registry proxy/front
-proxy/ops         common ca auth cache cluster proxy/http proxy/net proxy/registry proxy/front proxy/ops
-proxy/app         common ca auth cache cluster proxy/http proxy/net proxy/registry proxy/front proxy/ops proxy/app dockersock
+proxy/registry    common ca auth cache cluster s3 proxy/http proxy/net proxy/registry
+proxy/front       common ca auth cache cluster s3 proxy/http proxy/net proxy/registry proxy/front
+proxy/ops         common ca auth cache cluster s3 proxy/http proxy/net proxy/registry proxy/front proxy/ops
+proxy/app         common ca auth cache cluster s3 proxy/http proxy/net proxy/registry proxy/front proxy/ops proxy/app dockersock
 dockersock        common proxy/http proxy/net dockersock
 '
 # The top-level folders scanned (the layers above, proxy/ holding the proxy/* layers).
-SCANNED=(common ca auth cache cluster proxy dockersock)
+SCANNED=(common ca auth cache cluster s3 proxy dockersock)
 
 # ---------------------------------------------------------------- the check
 case "${1:-}" in

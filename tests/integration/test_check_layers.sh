@@ -60,7 +60,7 @@ fresh_tree() {
   rm -rf "$TREE"
   mkdir -p "$TREE/scripts"
   local d
-  for d in common ca auth cache cluster proxy dockersock; do
+  for d in common ca auth cache cluster s3 proxy dockersock; do
     [ -d "$REPO_ROOT/$d" ] && cp -R "$REPO_ROOT/$d" "$TREE/$d"
   done
   cp "$SCRIPT" "$TREE/scripts/check-layers.sh"
