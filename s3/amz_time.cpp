@@ -63,7 +63,10 @@ ParseResult<TimePoint> parse_iso8601(std::string_view text) {
     return R::failure("not an ISO 8601 date and time");
   }
   const year_month_day ymd{year{*y}, month{static_cast<unsigned>(*mo)}, day{static_cast<unsigned>(*d)}};
-  if (!ymd.ok() || *h > 23 || *mi > 59 || *s > 60) return R::failure("an ISO 8601 date and time out of range");
+  // system_clock counts nanoseconds in 64 bits: years 1678 to 2261 only. Keep well inside.
+  if (!ymd.ok() || *y < 1900 || *y > 2200 || *h > 23 || *mi > 59 || *s > 60) {
+    return R::failure("an ISO 8601 date and time out of range");
+  }
   std::size_t at = 19;
   milliseconds fraction{0};
   if (at < text.size() && text[at] == '.') {

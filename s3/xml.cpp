@@ -209,7 +209,7 @@ ParseResult<XmlElement> parse_xml(std::string_view doc) {
     const std::size_t start = at;
     while (at < doc.size() && is_name_char(doc[at])) ++at;
     const auto name = doc.substr(start, at - start);
-    if (name.empty()) return R::failure("a malformed start tag");
+    if (local_name(name).empty()) return R::failure("a malformed start tag");
     bool empty_element = false;
     while (true) {
       while (at < doc.size() && is_blank(doc[at])) ++at;
