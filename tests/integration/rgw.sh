@@ -105,7 +105,7 @@ osd class default list = *
 ms mon client mode = crc secure
 
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:$RGW_PORT
+rgw frontends = $RGW_FRONTEND
 rgw dns name = localhost
 EOF
 }
@@ -138,7 +138,7 @@ _rgw_wait_http() { # SECONDS — polls RGW_ENDPOINT until it answers; 1 when rad
   local deadline=$((SECONDS + $1)) code
   while [ "$SECONDS" -lt "$deadline" ]; do
     kill -0 "$RGW_GW_PID" 2>/dev/null || return 1
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$RGW_ENDPOINT/" 2>/dev/null || true)
+    code=$(curl -s -k -o /dev/null -w '%{http_code}' --max-time 2 "$RGW_ENDPOINT/" 2>/dev/null || true)
     [ "$code" != 200 ] || return 0
     sleep 0.1
   done
@@ -161,7 +161,16 @@ start_rgw() {
   rm -rf "$RGW_DIR"
   mkdir -p "$RGW_DIR"/{run,log,mon,osd}
   RGW_PORT=$(free_port 127.0.0.1)
-  RGW_ENDPOINT=http://127.0.0.1:$RGW_PORT
+  # RGW_TLS=1: https with the test PKI's server certificate (make_test_pki first), as the proxy
+  # speaks to buckets only over TLS.
+  if [ "${RGW_TLS:-0}" = 1 ]; then
+    [ -n "${SERVER_CRT:-}" ] || _rgw_fail "RGW_TLS=1 needs make_test_pki first"
+    RGW_FRONTEND="beast ssl_endpoint=127.0.0.1:$RGW_PORT ssl_certificate=$SERVER_CRT ssl_private_key=$SERVER_KEY"
+    RGW_ENDPOINT=https://127.0.0.1:$RGW_PORT
+  else
+    RGW_FRONTEND="beast endpoint=127.0.0.1:$RGW_PORT"
+    RGW_ENDPOINT=http://127.0.0.1:$RGW_PORT
+  fi
   export RGW_ENDPOINT RGW_PORT RGW_ACCESS_KEY RGW_SECRET_KEY RGW_REGION
   _rgw_write_conf
   local l
@@ -240,7 +249,7 @@ secret_key = $RGW_SECRET_KEY
 host_base = 127.0.0.1:$RGW_PORT
 host_bucket = 127.0.0.1:$RGW_PORT
 bucket_location = $RGW_REGION
-use_https = False
+use_https = $([ "${RGW_TLS:-0}" = 1 ] && echo True || echo False)
 signature_v2 = False
 check_ssl_certificate = False
 progress_meter = False
@@ -262,7 +271,7 @@ s3c() {
 # s3curl ARGS... — curl signing its request with SigV4 as the test user (path style:
 # "$RGW_ENDPOINT/BUCKET/KEY"). Give a query parameter without a value as "?uploads=".
 s3curl() {
-  curl -sS --aws-sigv4 "aws:amz:$RGW_REGION:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" \
+  curl -sS -k --aws-sigv4 "aws:amz:$RGW_REGION:s3" --user "$RGW_ACCESS_KEY:$RGW_SECRET_KEY" \
     -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
 }
 
