@@ -16,6 +16,7 @@
 #include "proxy/front/connection_limits.hpp"
 #include "proxy/front/mirror_port.hpp"
 #include "proxy/front/peer_port.hpp"
+#include "proxy/app/object_store_setup.hpp"
 #include "proxy/app/peer_cluster.hpp"
 #include "proxy/front/proxy_port.hpp"
 #include "proxy/front/server.hpp"
@@ -207,6 +208,9 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
     if (!store) spdlog::warn("OFFLINE=true without a cache: every request will be refused");
   }
   asio::thread_pool blocking(2);
+  // BLOB_STORE: the bucket behind the local cache, checked now (empty: the local disk only).
+  auto bucket = set_up_object_store(config, upstream_tls, resolve, store.get(), blocking,
+                                    peers ? &peers->members() : nullptr);
   ca::LeafContextCache leaves(root_ca, blocking, 1000, config.max_certs_per_minute);
   asio::co_spawn(blocking, maintain(*store), [](std::exception_ptr error) {
     if (error) spdlog::error("cache maintenance stopped unexpectedly");
@@ -239,11 +243,13 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
       .revalidations = &revalidations,
       .registry_policy = per_registry.empty() ? nullptr : &per_registry,
       .cluster = peers ? &peers->sessions() : nullptr,
+      .object_store = bucket.store.get(),
   };
   ops::Dependencies endpoints_deps{.root_ca = root_ca, .cache = store.get(), .metrics = metrics, .serving = serving,
                                    .blocking = blocking, .admin_token = config.admin_token,
                                    .registry = &sessions,
-                                   .members = peers ? &peers->members() : nullptr};
+                                   .members = peers ? &peers->members() : nullptr,
+                                   .object_store = bucket.health.get()};
   ops::LocalEndpoints endpoints(endpoints_deps);
   front::Dependencies listeners{
       .settings = {.shutdown_grace = config.shutdown_grace, .own_ports = own_ports(config)},

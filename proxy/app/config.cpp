@@ -95,6 +95,20 @@ void bind(Binder& b, Config& c) {
   b.duration("--peer-connect-timeout", "PEER_CONNECT_TIMEOUT", c.peer_connect_timeout,
              "Connect + TLS handshake to a peer; slower peers are skipped", "2s");
 
+  b.group("Blob store");
+  b.value("--blob-store", "BLOB_STORE", c.blob_store,
+          "s3://BUCKET[/PREFIX]: blobs and manifests by digest shared through an S3 bucket, the local cache "
+          "in front of it (empty: the local disk only)");
+  b.value("--s3-endpoint", "S3_ENDPOINT", c.s3_endpoint, "https://host[:port] of an S3-compatible store (empty: AWS)");
+  b.value("--s3-region", "S3_REGION", c.s3_region, "The bucket's region (default us-east-1)");
+  b.value("--s3-path-style", "S3_PATH_STYLE", c.s3_path_style,
+          "Bucket in the path rather than the host name (default: on when S3_ENDPOINT is set)");
+  b.value("--aws-access-key-id", "AWS_ACCESS_KEY_ID", c.aws_access_key_id, "The bucket's access key ID");
+  b.value("--aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", c.aws_secret_access_key,
+          "The bucket's secret key (never logged)");
+  b.value("--aws-session-token", "AWS_SESSION_TOKEN", c.aws_session_token,
+          "A temporary session token with the key (never logged)");
+
   b.group("Access control");
   b.value("--allowed-clients", "ALLOWED_CLIENTS", c.allowed_clients,
           "Client addresses (CIDRs, space or comma separated) allowed to use the proxy");

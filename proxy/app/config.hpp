@@ -29,6 +29,15 @@ struct Config {
   std::chrono::milliseconds peers_refresh = std::chrono::seconds(10);        // PEERS_REFRESH
   std::chrono::milliseconds peer_connect_timeout = std::chrono::seconds(2);  // PEER_CONNECT_TIMEOUT
 
+  // BLOB_STORE: an S3 bucket behind the local cache (empty: the local disk only)
+  std::string blob_store;      // BLOB_STORE: s3://BUCKET[/PREFIX]
+  std::string s3_endpoint;     // S3_ENDPOINT: https://host[:port]; empty: AWS for S3_REGION
+  std::string s3_region;       // S3_REGION; empty: us-east-1
+  std::string s3_path_style;   // S3_PATH_STYLE; empty: on when S3_ENDPOINT is set
+  std::string aws_access_key_id;      // AWS_ACCESS_KEY_ID
+  std::string aws_secret_access_key;  // AWS_SECRET_ACCESS_KEY (a secret: never logged)
+  std::string aws_session_token;      // AWS_SESSION_TOKEN (a secret: never logged)
+
   // Configuration file (JSON or YAML); the environment and flags win over it.
   std::filesystem::path config_file;
 

@@ -14,6 +14,7 @@ class CacheStore;
 }  // namespace cache
 namespace registry {
 struct Dependencies;
+class ObjectStoreHealth;
 }  // namespace registry
 namespace cluster {
 class Members;
@@ -34,6 +35,7 @@ struct Dependencies {
   // POST /admin/warm runs registry sessions of its own (warm_job.hpp). Null: no warming.
   registry::Dependencies* registry = nullptr;
   const cluster::Members* members = nullptr;  // PEERS: the status page and /metrics show them (null: one node)
+  const registry::ObjectStoreHealth* object_store = nullptr;  // BLOB_STORE's counters (null: no bucket)
 };
 
 }  // namespace pt::ops

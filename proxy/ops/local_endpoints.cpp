@@ -50,13 +50,13 @@ http::LocalResponse answer_locally(const http::RequestHead& request, const Depen
   if (path == "/metrics") {
     http::LocalResponse r;
     r.content_type = std::string(prometheus::kContentType);
-    r.body = render_prometheus(current_metrics(deps.metrics, deps.cache, 0, deps.members), pullthrough_version());
+    r.body = render_prometheus(current_metrics(deps.metrics, deps.cache, 0, deps.members, deps.object_store), pullthrough_version());
     return r;
   }
   if (path == "/") {
     http::LocalResponse r;
     r.content_type = "text/html; charset=utf-8";
-    r.body = render_status_page({.metrics = current_metrics(deps.metrics, deps.cache, 20, deps.members),
+    r.body = render_status_page({.metrics = current_metrics(deps.metrics, deps.cache, 20, deps.members, deps.object_store),
                                  .version = std::string(pullthrough_version()),
                                  .proxy_address = std::string(request.headers.get("Host").value_or("")),
                                  .cached_tags = std::move(cached_tags),

@@ -1,5 +1,7 @@
 #include "proxy/ops/metrics.hpp"
 
+#include "proxy/registry/object_store.hpp"
+
 #include "cache/cache_store.hpp"
 #include "cache/registry_request.hpp"
 #include "proxy/ops/prometheus_text.hpp"
@@ -183,12 +185,16 @@ std::size_t PeerFigures::up() const noexcept {
 }
 
 MetricsSnapshot current_metrics(const Metrics& metrics, cache::CacheStore* store, std::size_t top_images,
-                                const cluster::Members* members) {
+                                const cluster::Members* members, const registry::ObjectStoreHealth* bucket) {
   auto snapshot = metrics.snapshot(top_images);
   snapshot.cache = cache_figures(store);
   if (members) {
     snapshot.peers = metrics.peer_figures();
     snapshot.peers->members = members->states();
+  }
+  if (bucket) {
+    snapshot.store = StoreFigures{.errors = bucket->errors(), .uploads = bucket->uploads(),
+                                  .uploaded_bytes = bucket->uploaded_bytes(), .downloads = bucket->downloads()};
   }
   return snapshot;
 }
@@ -265,6 +271,18 @@ std::string render_prometheus(const MetricsSnapshot& s, std::string_view version
     w.sample("pullthrough_peer_members", {}, static_cast<std::uint64_t>(p.members.size()));
     w.family("pullthrough_peer_members_up", "gauge", "Members not skipped after a failure.");
     w.sample("pullthrough_peer_members_up", {}, static_cast<std::uint64_t>(p.up()));
+  }
+  if (s.store) {
+    const auto& b = *s.store;
+    w.family("pullthrough_s3_errors_total", "counter",
+             "BLOB_STORE requests that failed (unreachable, refused, corrupt content); pulls went on without the bucket.");
+    w.sample("pullthrough_s3_errors_total", {}, b.errors);
+    w.family("pullthrough_s3_uploads_total", "counter", "Objects uploaded to the bucket after a verified fill.");
+    w.sample("pullthrough_s3_uploads_total", {}, b.uploads);
+    w.family("pullthrough_s3_uploaded_bytes_total", "counter", "Bytes of the objects uploaded to the bucket.");
+    w.sample("pullthrough_s3_uploaded_bytes_total", {}, b.uploaded_bytes);
+    w.family("pullthrough_s3_downloads_total", "counter", "Local misses answered from the bucket instead of upstream.");
+    w.sample("pullthrough_s3_downloads_total", {}, b.downloads);
   }
   return w.text();
 }

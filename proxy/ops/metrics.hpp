@@ -29,6 +29,9 @@
 namespace pt::cache {
 class CacheStore;
 }
+namespace pt::registry {
+class ObjectStoreHealth;
+}
 
 namespace pt::ops {
 
@@ -87,6 +90,14 @@ struct PeerFigures {
   std::size_t up() const noexcept;
 };
 
+// BLOB_STORE: the bucket's traffic and failures.
+struct StoreFigures {
+  std::uint64_t errors = 0;
+  std::uint64_t uploads = 0;
+  std::uint64_t uploaded_bytes = 0;
+  std::uint64_t downloads = 0;
+};
+
 struct MetricsSnapshot {
   std::vector<RequestCount> requests;  // by status, then cache status
   std::uint64_t bytes_from_cache = 0;
@@ -100,6 +111,7 @@ struct MetricsSnapshot {
   std::int64_t start_time_unix = 0;  // seconds since the epoch
   std::optional<CacheFigures> cache;  // nullopt: caching is off
   std::optional<PeerFigures> peers;   // nullopt: no cluster (PEERS unset)
+  std::optional<StoreFigures> store;  // nullopt: no bucket (BLOB_STORE unset)
 
   // Requests answered from the cache (HIT, STALE, REVALIDATED) and from upstream by a cacheable
   // request (MISS); BYPASS (not cacheable) counts for neither.
@@ -155,7 +167,8 @@ std::optional<CacheFigures> cache_figures(cache::CacheStore* store);
 // The metrics' snapshot with the cache's figures: what /metrics and the status page show.
 // `members`: the cluster's (null: no cluster), whose peer figures are then included.
 MetricsSnapshot current_metrics(const Metrics& metrics, cache::CacheStore* store, std::size_t top_images,
-                                const cluster::Members* members = nullptr);
+                                const cluster::Members* members = nullptr,
+                                const registry::ObjectStoreHealth* bucket = nullptr);
 
 // "0.1.0": the project version from CMake.
 std::string_view pullthrough_version() noexcept;

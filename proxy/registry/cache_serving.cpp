@@ -10,9 +10,12 @@
 #include "proxy/http/forwarding.hpp"
 #include "proxy/registry/body_source.hpp"
 #include "proxy/http/message_io.hpp"
+#include "proxy/registry/object_store.hpp"
+#include "proxy/registry/object_uploads.hpp"
 #include "proxy/registry/session.hpp"
 #include "proxy/registry/upstream_health.hpp"
 
+#include <asio/this_coro.hpp>
 #include <spdlog/spdlog.h>
 
 #include <array>
@@ -232,6 +235,9 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   const auto delivered = co_await deliver(record, http::serialize(out.head), out.chunked, body);
   if (delivered == Delivered::failed) {
     source->close();
+    if (body.content_mismatch() && record.upstream == "s3" && fill_response.expected_digest) {
+      deps_.object_store->health.served_corrupt(*fill_response.expected_digest);
+    }
     if (body.content_mismatch() && answered_ && fill_response.expected_digest) {
       // The client's retry goes to the next upstream rather than to the same bad copy.
       deps_.fallbacks->health.served_corrupt(*answered_, fill_response.expected_digest->str(),
@@ -279,6 +285,13 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   if (commit_ec) {
     spdlog::warn("session {}: {}{} served but not cached: {}", info_.id, route_.registry.authority(), record.path,
                  commit_ec.message());
+  } else if (deps_.object_store && deps_.object_store->uploads && record.upstream != "s3" &&
+             classified.kind != cache::RequestKind::referrers) {
+    // BLOB_STORE: verified and on the local disk, so now for the bucket (in the background).
+    if (const auto digest = writer.fill().digest()) {
+      const auto executor = co_await asio::this_coro::executor;  // named first: GCC 12 and co_await arguments
+      deps_.object_store->uploads->enqueue(executor, *digest, fill_response.media_type);
+    }
   }
   co_return !client_gone && keep_alive;
 }

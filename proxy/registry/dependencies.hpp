@@ -37,6 +37,7 @@ class UpstreamHealth;
 class TokenCache;
 class Revalidations;
 class PeerPool;
+struct ObjectStore;
 
 // REGISTRY_MIRRORS: the chains of upstreams (they change on SIGHUP), what was learnt of their
 // upstreams while pulling, and the Bearer tokens the proxy fetched from them.
@@ -83,6 +84,7 @@ struct Dependencies {
   Revalidations* revalidations = nullptr;            // one HEAD per stale tag at a time (null: one per request)
   const cache::RegistryPolicy* registry_policy = nullptr;  // REGISTRY_POLICY allow/deny (null: all allowed)
   Cluster* cluster = nullptr;                              // null: one node, every request served here
+  const ObjectStore* object_store = nullptr;               // BLOB_STORE's bucket (null: the local disk only)
 };
 
 }  // namespace pt::registry

@@ -96,7 +96,7 @@ private:
   // stale kept-alive connection.
   // `hop`: a peer replica is reached within PEER_CONNECT_TIMEOUT, and also when OFFLINE (it is
   // not upstream).
-  enum class Hop { upstream, peer };
+  enum class Hop { upstream, peer, store };  // store: BLOB_STORE's bucket, the site's own (read OFFLINE too)
   asio::awaitable<Exchange> exchange(net::UpstreamConnection& connection, const http::Origin& origin, const http::RequestHead& head,
                                      bool with_client_body, http::Parser& response, Hop hop = Hop::upstream);
   // The same, to the registry. In mirror mode, also answers the registry's Bearer challenge with a
@@ -107,6 +107,10 @@ private:
   // or a registry without, goes to the registry alone. `record.upstream` names who answered.
   asio::awaitable<Exchange> fetch(AccessRecord& record, const cache::RegistryRequest& classified,
                                   const http::RequestHead& head, http::Parser& response);
+  // BLOB_STORE (object_store_fetch.cpp): a GET or HEAD of content by digest, asked of the bucket.
+  // nullopt: the bucket has it not, or failed (counted); the caller goes upstream.
+  asio::awaitable<std::optional<Exchange>> fetch_from_store(AccessRecord& record, const cache::RegistryRequest& classified,
+                                                            const http::RequestHead& head, http::Parser& response);
   // One upstream of a chain that is not the registry: the client's credentials are the registry's,
   // so they stay home; the mirror gets its own (AUTH_REGISTRIES) and the proxy's Bearer tokens.
   asio::awaitable<Exchange> exchange_with_mirror(const Upstream& upstream, const cache::RegistryRequest& classified,

@@ -3,6 +3,7 @@
 // know nothing of it: the cache keys, the tag records and the digest checks are the registry's.
 #include "auth/credential_policy.hpp"
 #include "cache/cache_key.hpp"
+#include "proxy/registry/object_store.hpp"
 #include "proxy/registry/session.hpp"
 #include "proxy/registry/upstream_fallbacks.hpp"
 #include "proxy/registry/upstream_health.hpp"
@@ -28,6 +29,13 @@ asio::awaitable<Session::Exchange> Session::fetch(AccessRecord& record, const ca
                          ? deps_.fallbacks->chains.chain_for(route_.registry.host, route_.registry.port)
                          : nullptr;
   answered_.reset();
+  // BLOB_STORE: content by digest comes from the bucket when it holds it, before any upstream.
+  const bool by_digest =
+      classified.kind == cache::RequestKind::blob || classified.kind == cache::RequestKind::manifest_by_digest;
+  if (deps_.object_store && by_digest && classified.digest && (head.method == "GET" || head.method == "HEAD")) {
+    auto from_store = co_await fetch_from_store(record, classified, head, response);
+    if (from_store) co_return *from_store;
+  }
   if (!chain || chain->empty()) co_return co_await exchange(head, false, response);
 
   auto& health = deps_.fallbacks->health;

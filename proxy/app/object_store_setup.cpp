@@ -1,0 +1,140 @@
+#include "proxy/app/object_store_setup.hpp"
+
+#include "cluster/members.hpp"
+#include "common/deadline.hpp"
+#include "proxy/net/upstream_connection.hpp"
+#include "s3/responses.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/io_context.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+namespace pt::app {
+namespace {
+
+using registry::S3Answer;
+
+std::string why(const S3Answer& answer) {
+  if (!answer.ok) return answer.error;
+  auto error = s3::parse_error(answer.body);
+  return error ? fmt::format("{} {}", answer.status, error->describe()) : fmt::format("status {}", answer.status);
+}
+
+// The start-up conversation with the bucket, on a private io_context: nothing is serving yet.
+struct StartupCheck {
+  const registry::ObjectStore& store;
+  const cluster::Members* members;
+  std::string fatal;       // wrong credentials, no such bucket
+  std::string unreachable; // the bucket could not be asked: go on, it is an optimisation
+  std::size_t aborted = 0;
+
+  asio::awaitable<void> run() {
+    using namespace asio::experimental::awaitable_operators;
+    net::UpstreamConnection connection(store.tls, store.resolve);
+    Deadline deadline;
+    deadline.expires_after(std::chrono::seconds(60));
+    co_await (steps(connection, deadline) || deadline.watchdog());
+    connection.close();
+  }
+
+  asio::awaitable<void> steps(net::UpstreamConnection& connection, Deadline& deadline) {
+    // A listing, not HeadBucket: a HEAD's refusal has no body to say why.
+    // Request specs are named before co_await: GCC 12 destroys temporaries there twice.
+    const auto list = s3::list_objects_v2(store.endpoint, {.prefix = "blobs/", .max_keys = 1});
+    const auto listed = co_await registry::s3_request(connection, store, list, deadline);
+    if (!listed.ok) {
+      unreachable = listed.error;
+      co_return;
+    }
+    if (listed.status != 200) {
+      fatal = why(listed);
+      co_return;
+    }
+    // Multipart uploads a crash left behind: their parts cost storage and are never completed.
+    std::string key_marker, id_marker;
+    for (int page = 0; page < 100; ++page) {
+      const auto list_uploads = s3::list_multipart_uploads(
+          store.endpoint, {.prefix = "blobs/", .key_marker = key_marker, .upload_id_marker = id_marker});
+      const auto answer = co_await registry::s3_request(connection, store, list_uploads, deadline);
+      const auto uploads = answer.ok && answer.status == 200 ? s3::parse_list_multipart_uploads(answer.body)
+                                                            : ParseResult<s3::UploadListing>::failure(why(answer));
+      if (!uploads) {
+        spdlog::warn("BLOB_STORE: cannot list unfinished uploads: {}", uploads.error);
+        co_return;
+      }
+      for (const auto& upload : uploads->uploads) {
+        const auto relative = store.endpoint.relative_key(upload.key);
+        if (!relative) continue;
+        const auto hex = relative->substr(relative->rfind('/') + 1);
+        // With PEERS, a key's owner is the one replica that uploads it: only its own are ours.
+        if (members) {
+          const auto owners = members->candidates("sha256:" + hex);
+          if (!owners.empty() && !owners.front().self) continue;
+        }
+        const auto abort = s3::abort_multipart_upload(store.endpoint, *relative, upload.upload_id);
+        const auto aborted_answer = co_await registry::s3_request(connection, store, abort, deadline);
+        if (aborted_answer.ok && aborted_answer.status / 100 == 2) ++aborted;
+      }
+      if (!uploads->is_truncated) break;
+      key_marker = uploads->next_key_marker;
+      id_marker = uploads->next_upload_id_marker;
+    }
+  }
+};
+
+}  // namespace
+
+ObjectStoreSetup set_up_object_store(const Config& config, net::UpstreamTls& tls, const net::ResolveOverrides& resolve,
+                                     cache::CacheStore* cache, asio::thread_pool& blocking,
+                                     const cluster::Members* members) {
+  ObjectStoreSetup setup;
+  if (config.blob_store.empty()) return setup;
+  auto endpoint = s3::parse_store_location({.blob_store = config.blob_store,
+                                            .endpoint = config.s3_endpoint,
+                                            .region = config.s3_region,
+                                            .path_style = config.s3_path_style});
+  if (!endpoint.tls()) {
+    // Every upstream connection of the proxy is TLS; plain http would send blobs unprotected.
+    throw std::invalid_argument(fmt::format("S3_ENDPOINT: {} must be https:// (plain http is not supported)",
+                                            config.s3_endpoint));
+  }
+  auto key = s3::access_key_from_settings(config.aws_access_key_id, config.aws_secret_access_key,
+                                          config.aws_session_token);
+  if (!key) throw std::invalid_argument("BLOB_STORE needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+  if (!cache) throw std::invalid_argument("BLOB_STORE needs the local cache (CACHE_DIR) in front of the bucket");
+
+  setup.health = std::make_unique<registry::ObjectStoreHealth>();
+  setup.store = std::make_unique<registry::ObjectStore>(
+      registry::ObjectStore{.endpoint = std::move(endpoint), .key = std::move(*key), .tls = tls, .resolve = resolve,
+                            .health = *setup.health});
+  setup.uploads = std::make_unique<registry::ObjectUploads>(*setup.store, *cache, blocking);
+  setup.store->uploads = setup.uploads.get();
+
+  StartupCheck check{.store = *setup.store, .members = members};
+  asio::io_context io;
+  asio::co_spawn(io, check.run(), [](std::exception_ptr error) {
+    if (error) std::rethrow_exception(error);
+  });
+  io.run();
+  const auto where = setup.store->endpoint.describe();
+  if (!check.fatal.empty()) {
+    throw std::runtime_error(fmt::format("BLOB_STORE: {} refused us: {} (check AWS_ACCESS_KEY_ID, "
+                                         "AWS_SECRET_ACCESS_KEY and that the bucket exists)",
+                                         where, check.fatal));
+  }
+  if (!check.unreachable.empty()) {
+    spdlog::warn("BLOB_STORE: {} is unreachable ({}); pulls go on without it until it answers", where,
+                 check.unreachable);
+  } else {
+    spdlog::info("BLOB_STORE: blobs and manifests by digest are shared through {} (key {}){}", where,
+                 setup.store->key.describe(),
+                 check.aborted ? fmt::format("; {} unfinished upload(s) aborted", check.aborted) : std::string());
+  }
+  return setup;
+}
+
+}  // namespace pt::app

@@ -1,0 +1,193 @@
+#include "proxy/registry/object_uploads.hpp"
+
+#include "cache/blob_reader.hpp"
+#include "cache/cache_store.hpp"
+#include "common/deadline.hpp"
+#include "common/run_blocking.hpp"
+#include "proxy/http/message_io.hpp"
+#include "proxy/net/upstream_connection.hpp"
+#include "s3/part_plan.hpp"
+#include "s3/responses.hpp"
+
+#include <asio/co_spawn.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <vector>
+
+namespace pt::registry {
+namespace {
+
+constexpr std::size_t chunk_size = 1 << 20;
+
+// Sends bytes [offset, offset + length) of the local file, read a chunk at a time on the blocking
+// pool (a disk read must not stall the I/O thread's other connections).
+StreamedBody file_body(const cache::BlobReader& reader, std::uint64_t offset, std::uint64_t length,
+                       asio::thread_pool& blocking) {
+  return [&reader, offset, length, &blocking](net::UpstreamConnection& connection) -> asio::awaitable<std::error_code> {
+    std::vector<char> chunk(chunk_size);
+    for (std::uint64_t done = 0; done < length;) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), length - done));
+      std::error_code read_ec;
+      auto read = [&reader, &chunk, &read_ec, want, at = offset + done] {
+        return reader.read_at(at, std::span(chunk.data(), want), read_ec);
+      };
+      const std::size_t got = co_await run_blocking(blocking, read);
+      if (read_ec) co_return read_ec;
+      if (got == 0) co_return std::make_error_code(std::errc::io_error);  // the file is shorter than indexed
+      if (auto ec = co_await http::write_all(connection.stream(), std::string_view(chunk.data(), got))) co_return ec;
+      done += got;
+    }
+    co_return std::error_code{};
+  };
+}
+
+std::string describe_failure(const S3Answer& answer) {
+  if (!answer.ok) return answer.error;
+  auto error = s3::parse_error(answer.body);
+  return error ? fmt::format("{} {}", answer.status, error->describe()) : fmt::format("status {}", answer.status);
+}
+
+}  // namespace
+
+void ObjectUploads::enqueue(asio::any_io_executor executor, const cache::Digest& digest, std::string media_type) {
+  Job job{std::move(executor), digest, std::move(media_type)};
+  {
+    std::lock_guard lock(mutex_);
+    if (!in_flight_.insert(digest.str()).second) return;  // queued or uploading already
+    if (running_ >= concurrency_) {
+      waiting_.push_back(std::move(job));
+      return;
+    }
+    ++running_;
+  }
+  start(std::move(job));
+}
+
+void ObjectUploads::start(Job job) {
+  auto executor = job.executor;
+  auto work = [this, job = std::move(job)]() -> asio::awaitable<void> {
+    co_await upload(job.digest, job.media_type);
+    finished(job.digest);
+  };
+  asio::co_spawn(executor, std::move(work), [digest = job.digest.str()](std::exception_ptr error) {
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      spdlog::error("BLOB_STORE: the upload of {} threw: {}", digest, e.what());
+    }
+  });
+}
+
+void ObjectUploads::finished(const cache::Digest& digest) {
+  std::optional<Job> next;
+  {
+    std::lock_guard lock(mutex_);
+    in_flight_.erase(digest.str());
+    if (waiting_.empty()) {
+      --running_;
+    } else {
+      next = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+  }
+  if (next) start(std::move(*next));
+}
+
+asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const std::string& media_type) {
+  using namespace asio::experimental::awaitable_operators;
+  auto& blobs = cache_.blobs();
+  auto open = [&blobs, &digest] {
+    std::error_code ec;
+    return blobs.open(digest, ec);
+  };
+  const std::optional<cache::BlobReader> reader = co_await run_blocking(blocking_, open);
+  if (!reader) co_return false;  // evicted already: nothing to send, and nothing wrong
+
+  net::UpstreamConnection connection(store_.tls, store_.resolve);
+  Deadline deadline;
+  const std::string key = object_key(digest);
+  const std::uint64_t size = reader->size();
+  const std::string type = media_type.empty() ? std::string("application/octet-stream") : media_type;
+  bool done = false;
+
+  auto steps = [&]() -> asio::awaitable<void> {
+    // Another replica may have sent it: content-addressed, so the same bytes.
+    // Every request spec is named before its co_await: GCC 12 destroys temporaries in a co_await
+    // expression twice.
+    const auto head = s3::head_object(store_.endpoint, key);
+    const auto existing = co_await s3_request(connection, store_, head, deadline);
+    if (existing.ok && existing.status == 200) {
+      done = true;
+      co_return;
+    }
+    const auto plan = s3::PartPlan::make(size);
+    if (!plan) {
+      store_.health.failed(fmt::format("{} ({} bytes) is too large for the bucket", digest.str(), size));
+      co_return;
+    }
+    if (s3::use_single_put(size, *plan)) {
+      const auto body = file_body(*reader, 0, size, blocking_);
+      // Signed with the blob's SHA-256 (its digest): the bucket refuses a body that is not it.
+      const auto put = s3::put_object(store_.endpoint, key, size, digest.hex(), type);
+      const auto answer = co_await s3_request(connection, store_, put, deadline, &body);
+      if (answer.ok && answer.status / 100 == 2) {
+        done = true;
+      } else {
+        store_.health.failed(fmt::format("upload of {} failed: {}", digest.str(), describe_failure(answer)));
+      }
+      co_return;
+    }
+    const auto create = s3::create_multipart_upload(store_.endpoint, key, type);
+    const auto created = co_await s3_request(connection, store_, create, deadline);
+    const auto upload_id = created.ok && created.status == 200 ? s3::parse_initiate_multipart_upload(created.body)
+                                                               : ParseResult<std::string>::failure("");
+    if (!upload_id) {
+      store_.health.failed(fmt::format("upload of {} could not start: {}", digest.str(), describe_failure(created)));
+      co_return;
+    }
+    std::vector<s3::CompletedPart> parts;
+    std::string failure;
+    for (std::uint32_t number = 1; failure.empty(); ++number) {
+      const auto part = plan->part(number, size);
+      if (!part) break;
+      const auto body = file_body(*reader, part->offset, part->length, blocking_);
+      const auto spec = s3::upload_part(store_.endpoint, key, *upload_id, number, part->length);
+      const auto answer = co_await s3_request(connection, store_, spec, deadline, &body);
+      const auto etag = answer.headers.get("ETag");
+      if (!answer.ok || answer.status != 200 || !etag) {
+        failure = fmt::format("part {}: {}", number, describe_failure(answer));
+      } else {
+        parts.push_back({.part_number = number, .etag = std::string(*etag)});
+      }
+    }
+    if (failure.empty()) {
+      const auto complete = s3::complete_multipart_upload(store_.endpoint, key, *upload_id, parts);
+      const auto completed = co_await s3_request(connection, store_, complete, deadline);
+      // A 200 may still carry an error in its body (S3 says so for CompleteMultipartUpload).
+      const auto result = completed.ok && completed.status == 200 ? s3::parse_complete_multipart_upload(completed.body)
+                                                                  : decltype(s3::parse_complete_multipart_upload(""))::failure("");
+      if (result && std::holds_alternative<s3::CompletedUpload>(*result.value)) {
+        done = true;
+        co_return;
+      }
+      failure = "complete: " + describe_failure(completed);
+    }
+    store_.health.failed(fmt::format("upload of {} failed ({}); aborted", digest.str(), failure));
+    // Never left half-made: the parts cost storage, and a crash's leftovers are aborted at start-up.
+    const auto abort = s3::abort_multipart_upload(store_.endpoint, key, *upload_id);
+    const auto aborted = co_await s3_request(connection, store_, abort, deadline);
+    (void)aborted;  // best effort: start-up aborts what is left
+  };
+  co_await (steps() || deadline.watchdog());
+  connection.close();
+  if (done) {
+    store_.health.uploaded(size);
+    spdlog::debug("BLOB_STORE: {} ({} bytes) is in the bucket", digest.str(), size);
+  }
+  co_return done;
+}
+
+}  // namespace pt::registry
