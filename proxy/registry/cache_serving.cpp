@@ -288,10 +288,11 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   } else if (deps_.object_store && deps_.object_store->uploads && record.upstream != "s3" &&
              classified.kind != cache::RequestKind::referrers) {
     // BLOB_STORE: verified and on the local disk, so now for the bucket (in the background).
+    const auto executor = co_await asio::this_coro::executor;  // named first: GCC 12 and co_await arguments
     if (const auto digest = writer.fill().digest()) {
-      const auto executor = co_await asio::this_coro::executor;  // named first: GCC 12 and co_await arguments
       deps_.object_store->uploads->enqueue(executor, *digest, fill_response.media_type);
     }
+    if (tag) deps_.object_store->uploads->enqueue_tag(executor, tag->key);
   }
   co_return !client_gone && keep_alive;
 }

@@ -4,6 +4,7 @@
 #include "proxy/http/codec.hpp"
 #include "proxy/http/message_io.hpp"
 #include "proxy/net/upstream_connection.hpp"
+#include "s3/hashing.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -18,6 +19,8 @@ constexpr auto connect_timeout = std::chrono::seconds(10);
 }  // namespace
 
 std::string object_key(const cache::Digest& digest) { return fmt::format("blobs/sha256/{}", digest.hex()); }
+
+std::string tag_object_key(std::string_view tag_key) { return "tags/" + s3::sha256_hex(tag_key); }
 
 void ObjectStoreHealth::failed(std::string_view what, clock::time_point now) {
   errors_.fetch_add(1, std::memory_order_relaxed);

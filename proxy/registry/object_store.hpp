@@ -41,6 +41,9 @@ class ObjectUploads;
 
 // The bucket's key of content by digest: "blobs/sha256/<hex>" (under the store's prefix).
 std::string object_key(const cache::Digest& digest);
+// The bucket's key of a tag record: "tags/<SHA-256 of the record's key>" (its key holds the
+// registry, repository and tag: characters an object key had better not carry).
+std::string tag_object_key(std::string_view tag_key);
 
 // What went wrong with the bucket, and how much went to and came from it; read by /metrics.
 class ObjectStoreHealth {

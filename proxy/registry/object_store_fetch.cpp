@@ -5,6 +5,12 @@
 #include "proxy/registry/object_store.hpp"
 #include "proxy/registry/session.hpp"
 
+#include "cache/cache_error.hpp"
+#include "cache/cache_key.hpp"
+#include "cache/cache_store.hpp"
+#include "cache/tag_record.hpp"
+#include "common/run_blocking.hpp"
+
 #include <fmt/format.h>
 
 namespace pt::registry {
@@ -58,6 +64,69 @@ asio::awaitable<std::optional<Session::Exchange>> Session::fetch_from_store(Acce
   upstream_.close();
   if (status != 404) store.health.failed(fmt::format("{}: {} answered {}", store.endpoint.describe(), key, status));
   co_return std::nullopt;
+}
+
+}  // namespace pt::registry
+
+namespace pt::registry {
+
+asio::awaitable<std::optional<cache::TagRecord>> Session::import_tag_from_store(const cache::RegistryRequest& classified,
+                                                                               const std::string& tag_key) {
+  const ObjectStore& store = *deps_.object_store;
+  const auto record_spec = s3::get_object(store.endpoint, tag_object_key(tag_key));
+  const S3Answer found = co_await s3_request(upstream_, store, record_spec, deadline_);
+  if (!found.ok) {
+    store.health.failed(fmt::format("{}: {}", store.endpoint.describe(), found.error));
+    co_return std::nullopt;
+  }
+  if (found.status != 200) {
+    if (found.status != 404) store.health.failed(fmt::format("{}: a tag record answered {}", store.endpoint.describe(), found.status));
+    co_return std::nullopt;
+  }
+  auto record = cache::decode_tag_record(tag_key, found.body);
+  if (!record || record->variants.empty()) co_return std::nullopt;
+
+  // Each variant's manifest comes along (small, by digest, verified): serving the tag needs it on
+  // the local disk, and the registry may be the very thing that is away.
+  auto& cache = *deps_.cache;
+  const std::string registry = cache_registry();
+  const auto now = cache::now_timestamp();
+  for (const auto& variant : record->variants) {
+    const auto manifest_spec = s3::get_object(store.endpoint, object_key(variant.digest));
+    const S3Answer manifest = co_await s3_request(upstream_, store, manifest_spec, deadline_);
+    if (!manifest.ok || manifest.status != 200) co_return std::nullopt;
+    const cache::IndexEntry entry{.key = cache::manifest_key(registry, classified.repository, variant.digest),
+                                  .digest = variant.digest,
+                                  .size = manifest.body.size(),
+                                  .media_type = variant.media_type,
+                                  .created = now,
+                                  .fresh_until = cache::kForever};
+    auto keep = [&cache, &entry, &bytes = manifest.body]() -> std::error_code {
+      if (cache.index().file(entry.digest) && cache.blobs().contains(entry.digest)) return cache.add_alias(entry);
+      std::error_code ec;
+      auto writer = cache.blobs().begin_write(ec);
+      if (!writer) return ec;
+      if (auto error = writer->write(std::span(bytes.data(), bytes.size()))) return error;
+      if (writer->finish() != entry.digest) return make_error_code(cache::CacheErrc::digest_mismatch);
+      return cache.commit_file(*writer, entry);
+    };
+    if (const std::error_code kept = co_await run_blocking(deps_.blocking, keep)) {
+      if (kept == cache::CacheErrc::digest_mismatch) store.health.served_corrupt(variant.digest);
+      co_return std::nullopt;
+    }
+  }
+  // The record keeps its freshness: a stale tag is revalidated as if this replica had fetched it.
+  auto index = [&cache, &tag_key, &record = *record]() -> std::error_code {
+    for (const auto& variant : record.variants) {
+      if (auto error = cache.record_tag_variant(tag_key, variant, record.fresh_until, false, record.head_digest)) {
+        return error;
+      }
+    }
+    return {};
+  };
+  if (co_await run_blocking(deps_.blocking, index)) co_return std::nullopt;
+  auto reread = [&cache, &tag_key] { return cache.tag(tag_key); };
+  co_return co_await run_blocking(deps_.blocking, reread);
 }
 
 }  // namespace pt::registry

@@ -2,6 +2,8 @@
 
 #include "cache/blob_reader.hpp"
 #include "cache/cache_store.hpp"
+#include "cache/tag_record.hpp"
+#include "s3/hashing.hpp"
 #include "common/deadline.hpp"
 #include "common/run_blocking.hpp"
 #include "proxy/http/message_io.hpp"
@@ -52,10 +54,17 @@ std::string describe_failure(const S3Answer& answer) {
 }  // namespace
 
 void ObjectUploads::enqueue(asio::any_io_executor executor, const cache::Digest& digest, std::string media_type) {
-  Job job{std::move(executor), digest, std::move(media_type)};
+  submit(Job{.executor = std::move(executor), .digest = digest, .media_type = std::move(media_type)});
+}
+
+void ObjectUploads::enqueue_tag(asio::any_io_executor executor, std::string tag_key) {
+  submit(Job{.executor = std::move(executor), .tag_key = std::move(tag_key)});
+}
+
+void ObjectUploads::submit(Job job) {
   {
     std::lock_guard lock(mutex_);
-    if (!in_flight_.insert(digest.str()).second) return;  // queued or uploading already
+    if (!in_flight_.insert(job.id()).second) return;  // queued or uploading already
     if (running_ >= concurrency_) {
       waiting_.push_back(std::move(job));
       return;
@@ -68,24 +77,28 @@ void ObjectUploads::enqueue(asio::any_io_executor executor, const cache::Digest&
 void ObjectUploads::start(Job job) {
   auto executor = job.executor;
   auto work = [this, job = std::move(job)]() -> asio::awaitable<void> {
-    co_await upload(job.digest, job.media_type);
-    finished(job.digest);
+    if (job.digest) {
+      co_await upload(*job.digest, job.media_type);
+    } else {
+      co_await upload_tag(job.tag_key);
+    }
+    finished(job.id());
   };
-  asio::co_spawn(executor, std::move(work), [digest = job.digest.str()](std::exception_ptr error) {
+  asio::co_spawn(executor, std::move(work), [](std::exception_ptr error) {
     if (!error) return;
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      spdlog::error("BLOB_STORE: the upload of {} threw: {}", digest, e.what());
+      spdlog::error("BLOB_STORE: an upload threw: {}", e.what());
     }
   });
 }
 
-void ObjectUploads::finished(const cache::Digest& digest) {
+void ObjectUploads::finished(const std::string& id) {
   std::optional<Job> next;
   {
     std::lock_guard lock(mutex_);
-    in_flight_.erase(digest.str());
+    in_flight_.erase(id);
     if (waiting_.empty()) {
       --running_;
     } else {
@@ -94,6 +107,26 @@ void ObjectUploads::finished(const cache::Digest& digest) {
     }
   }
   if (next) start(std::move(*next));
+}
+
+asio::awaitable<bool> ObjectUploads::upload_tag(const std::string& tag_key) {
+  using namespace asio::experimental::awaitable_operators;
+  auto read = [&cache = cache_, &tag_key] { return cache.tag(tag_key); };
+  const std::optional<cache::TagRecord> record = co_await run_blocking(blocking_, read);
+  if (!record) co_return false;
+  const std::string body = cache::encode_tag_record(*record);
+  auto spec = s3::put_object(store_.endpoint, tag_object_key(tag_key), body.size(), s3::sha256_hex(body),
+                             "application/json");
+  spec.body = body;
+  net::UpstreamConnection connection(store_.tls, store_.resolve);
+  Deadline deadline;
+  S3Answer answer;
+  auto put = [&]() -> asio::awaitable<void> { answer = co_await s3_request(connection, store_, spec, deadline); };
+  co_await (put() || deadline.watchdog());
+  connection.close();
+  if (answer.ok && answer.status / 100 == 2) co_return true;
+  store_.health.failed(fmt::format("upload of the record of {} failed: {}", tag_key, describe_failure(answer)));
+  co_return false;
 }
 
 asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const std::string& media_type) {

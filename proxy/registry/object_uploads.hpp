@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -32,19 +33,26 @@ public:
 
   // `digest` was committed to the local cache: upload it, on `executor` (an I/O thread's).
   void enqueue(asio::any_io_executor executor, const cache::Digest& digest, std::string media_type);
+  // The tag record `tag_key` gained a variant: the bucket gets the record as it is then, so a
+  // replica with an empty disk can serve the tag while the registry is away.
+  void enqueue_tag(asio::any_io_executor executor, std::string tag_key);
 
   // Uploads one object now (the queue's worker; also `pullthrough cache` tools). False when it
   // failed (counted and logged by the store's health).
   asio::awaitable<bool> upload(const cache::Digest& digest, const std::string& media_type);
+  asio::awaitable<bool> upload_tag(const std::string& tag_key);
 
 private:
   struct Job {
     asio::any_io_executor executor;
-    cache::Digest digest;
+    std::optional<cache::Digest> digest;  // content, or
+    std::string tag_key;                  // a tag record
     std::string media_type;
+    std::string id() const { return digest ? digest->str() : "tag:" + tag_key; }
   };
+  void submit(Job job);
   void start(Job job);
-  void finished(const cache::Digest& digest);
+  void finished(const std::string& id);
 
   const ObjectStore& store_;
   cache::CacheStore& cache_;

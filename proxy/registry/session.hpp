@@ -111,6 +111,10 @@ private:
   // nullopt: the bucket has it not, or failed (counted); the caller goes upstream.
   asio::awaitable<std::optional<Exchange>> fetch_from_store(AccessRecord& record, const cache::RegistryRequest& classified,
                                                             const http::RequestHead& head, http::Parser& response);
+  // BLOB_STORE: a tag this replica has no record of, from the bucket with its variants' manifests,
+  // into the local cache; nullopt when the bucket has none (or failed).
+  asio::awaitable<std::optional<cache::TagRecord>> import_tag_from_store(const cache::RegistryRequest& classified,
+                                                                        const std::string& tag_key);
   // One upstream of a chain that is not the registry: the client's credentials are the registry's,
   // so they stay home; the mirror gets its own (AUTH_REGISTRIES) and the proxy's Bearer tokens.
   asio::awaitable<Exchange> exchange_with_mirror(const Upstream& upstream, const cache::RegistryRequest& classified,

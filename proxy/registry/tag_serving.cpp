@@ -48,6 +48,8 @@ asio::awaitable<bool> Session::serve_tag(AccessRecord& record, const cache::Regi
 
   auto tag = store.tag_memoized(tag_key);
   if (!tag) tag = co_await run_blocking(deps_.blocking, [&store, &tag_key] { return store.tag(tag_key); });
+  // BLOB_STORE: another replica may have fetched it (this one's disk may be new, or empty).
+  if (!tag && deps_.object_store) tag = co_await import_tag_from_store(classified, tag_key);
   // (TagFill values are named before co_await: GCC 12 destroys aggregate temporaries in a co_await
   // expression twice.)
   if (!tag) {
