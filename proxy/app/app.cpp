@@ -290,6 +290,10 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
     }
   }
   std::unique_ptr<front::PeerListener> peer_port;
+  if (bucket.store) {
+    start_bucket_eviction(blocking.get_executor(), *bucket.store, config.s3_max_bytes,
+                          peers ? &peers->members() : nullptr);
+  }
   if (peers) {
     peer_port = std::make_unique<front::PeerListener>(listeners, peers->server_context());
     server.listen(config.peer_listen, "PEER_LISTEN", [&peer_port = *peer_port](asio::ip::tcp::socket socket, std::uint64_t id) {

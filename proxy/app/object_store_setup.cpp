@@ -3,11 +3,15 @@
 #include "cluster/members.hpp"
 #include "common/deadline.hpp"
 #include "proxy/net/upstream_connection.hpp"
+#include "proxy/registry/object_store_eviction.hpp"
 #include "s3/responses.hpp"
 
 #include <asio/co_spawn.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/io_context.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -86,7 +90,41 @@ struct StartupCheck {
   }
 };
 
+asio::awaitable<void> eviction_loop(const registry::ObjectStore& store, std::uint64_t max_bytes,
+                                    const cluster::Members* members) {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  auto last = std::chrono::steady_clock::now();
+  for (;;) {
+    timer.expires_after(std::chrono::seconds(10));
+    co_await timer.async_wait(asio::use_awaitable);
+    const auto now = std::chrono::steady_clock::now();
+    if (!store.health.take_grown() && now - last < std::chrono::minutes(10)) continue;
+    last = now;
+    const auto result = co_await registry::evict_bucket(store, max_bytes, members);
+    if (!result.error.empty()) {
+      store.health.failed("eviction (S3_MAX_SIZE): " + result.error);
+    } else if (result.deleted > 0) {
+      spdlog::info("BLOB_STORE: {} object(s), {} bytes deleted from the bucket to keep it under S3_MAX_SIZE "
+                   "({} bytes in {} objects before)",
+                   result.deleted, result.deleted_bytes, result.bytes, result.objects);
+    }
+  }
+}
+
 }  // namespace
+
+void start_bucket_eviction(asio::any_io_executor executor, const registry::ObjectStore& store, std::uint64_t max_bytes,
+                           const cluster::Members* members) {
+  if (max_bytes == 0) return;
+  asio::co_spawn(executor, eviction_loop(store, max_bytes, members), [](std::exception_ptr error) {
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      spdlog::error("BLOB_STORE: the eviction loop stopped: {}", e.what());
+    }
+  });
+}
 
 ObjectStoreSetup set_up_object_store(const Config& config, net::UpstreamTls& tls, const net::ResolveOverrides& resolve,
                                      cache::CacheStore* cache, asio::thread_pool& blocking,

@@ -7,6 +7,7 @@
 #include "proxy/registry/object_store.hpp"
 #include "proxy/registry/object_uploads.hpp"
 
+#include <asio/any_io_executor.hpp>
 #include <asio/thread_pool.hpp>
 
 #include <memory>
@@ -29,6 +30,11 @@ struct ObjectStoreSetup {
 // Empty when BLOB_STORE is. Throws std::invalid_argument / std::runtime_error (fatal at start-up).
 // `members`: with PEERS, only the uploads of keys this replica owns are aborted (another
 // replica's may be in progress).
+// S3_MAX_SIZE: an eviction pass soon after uploads (at most one per 10 s) and every 10 minutes,
+// on `executor` until it stops. Nothing when S3_MAX_SIZE is 0.
+void start_bucket_eviction(asio::any_io_executor executor, const registry::ObjectStore& store, std::uint64_t max_bytes,
+                           const cluster::Members* members);
+
 ObjectStoreSetup set_up_object_store(const Config& config, net::UpstreamTls& tls, const net::ResolveOverrides& resolve,
                                      cache::CacheStore* cache, asio::thread_pool& blocking,
                                      const cluster::Members* members);

@@ -53,10 +53,13 @@ public:
   // many it kept quiet about).
   void failed(std::string_view what, clock::time_point now = clock::now());
   void uploaded(std::uint64_t bytes) {
+    grown_.store(true, std::memory_order_relaxed);
     uploads_.fetch_add(1, std::memory_order_relaxed);
     uploaded_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   }
   void downloaded() { downloads_.fetch_add(1, std::memory_order_relaxed); }
+  // Something was uploaded since the last eviction pass (S3_MAX_SIZE): true once per batch.
+  bool take_grown() { return grown_.exchange(false, std::memory_order_relaxed); }
   // The bucket's copy of `digest` did not hash to it: not read again for an hour (the retry goes
   // upstream, and that fill's upload replaces the object).
   void served_corrupt(const cache::Digest& digest, clock::time_point now = clock::now());
@@ -72,6 +75,7 @@ private:
   std::atomic<std::uint64_t> uploads_{0};
   std::atomic<std::uint64_t> uploaded_bytes_{0};
   std::atomic<std::uint64_t> downloads_{0};
+  std::atomic<bool> grown_{false};
   std::mutex mutex_;
   clock::time_point last_log_{};
   std::uint64_t quiet_ = 0;

@@ -12,12 +12,32 @@
 #include "proxy/http/local_response.hpp"
 #include "proxy/http/message_io.hpp"
 
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 namespace pt::registry {
 namespace {
+
+// A peer's connect and handshake, on a timer of their own: a replica that accepts and then says
+// nothing (stopped, overloaded) must cost this request PEER_CONNECT_TIMEOUT and a move to the
+// next candidate, not the whole session, which is what the session's deadline would end.
+asio::awaitable<std::optional<net::UpstreamFailure>> open_within(net::UpstreamConnection& connection,
+                                                                 const http::Origin& origin,
+                                                                 std::chrono::milliseconds limit) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(limit);
+  auto raced = co_await (connection.open(origin.host, origin.port) || timer.async_wait(asio::use_awaitable));
+  if (raced.index() == 0) co_return std::get<0>(std::move(raced));
+  connection.close();
+  co_return net::UpstreamFailure{
+      .message = fmt::format("{}: no TLS connection within {} ms (PEER_CONNECT_TIMEOUT)", origin.authority(), limit.count())};
+}
 
 int status_for(http::ParseError error) {
   switch (error) {
@@ -206,10 +226,15 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
   // without a body is then sent once more on a fresh connection.
   for (int attempt = 0;; ++attempt) {
     if (!connection.is_for(origin.host, origin.port)) {
-      deadline_.expires_after(hop == Hop::peer ? deps_.cluster->connect_timeout : config.connect_timeout);
-      if (auto failure = co_await connection.open(origin.host, origin.port)) {
-        co_return Exchange{.unreachable = failure->unreachable, .error = failure->message};
+      std::optional<net::UpstreamFailure> failure;
+      if (hop == Hop::peer) {
+        deadline_.expires_after(deps_.cluster->connect_timeout + std::chrono::seconds(5));
+        failure = co_await open_within(connection, origin, deps_.cluster->connect_timeout);
+      } else {
+        deadline_.expires_after(config.connect_timeout);
+        failure = co_await connection.open(origin.host, origin.port);
       }
+      if (failure) co_return Exchange{.unreachable = failure->unreachable, .error = failure->message};
     }
     const bool may_retry =
         connection.requests() > 0 && !with_client_body && attempt == 0 && http::is_idempotent(head.method);
