@@ -2,18 +2,23 @@
 """A tiny UDP DNS server for the tests: answers A and AAAA queries from a fixed table.
 
   fake_dns.py --ip 127.0.0.50 [--port 0] --port-file F [--log F] [--ttl 60]
-              [--record NAME=ADDR ...] [--cname ALIAS=NAME ...] [--silent | --servfail]
+              [--record NAME=ADDR ...] [--cname ALIAS=NAME ...] [--records-file F]
+              [--silent | --servfail]
 
 A name in the table gets its records of the asked type (none of that type: an empty
 NOERROR answer, "no data"); an alias gets a CNAME record followed by its target's
 records; any other name gets NXDOMAIN. --silent reads queries and
 never answers (a dead server); --servfail answers every query with SERVFAIL. Each
 query is logged as one line "NAME TYPE" (TYPE: A, AAAA or the number). The bound UDP
-port is written to --port-file once the server is ready. Standard library only.
+port is written to --port-file once the server is ready. --records-file F adds the
+NAME=ADDR lines of F (blank lines and "#" comments skipped) to the --record ones, and is
+read again on SIGHUP (then "reloaded N records" is printed on stdout): a test changes the
+table at run time by rewriting F and signalling. Standard library only.
 """
 import argparse
 import ipaddress
 import os
+import signal
 import socket
 import struct
 import sys
@@ -74,19 +79,45 @@ def main():
     parser.add_argument("--ttl", type=int, default=60)
     parser.add_argument("--record", action="append", default=[], metavar="NAME=ADDR")
     parser.add_argument("--cname", action="append", default=[], metavar="ALIAS=NAME")
+    parser.add_argument("--records-file", metavar="F", help="more NAME=ADDR lines, read again on SIGHUP")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--silent", action="store_true", help="never answer")
     mode.add_argument("--servfail", action="store_true", help="answer SERVFAIL to everything")
     args = parser.parse_args()
 
-    table = {}  # name -> {qtype: [rdata bytes]}
-    for record in args.record:
-        name, sep, addr = record.partition("=")
-        if not sep:
-            sys.exit(f"fake_dns: --record {record!r}: expected NAME=ADDR")
-        ip = ipaddress.ip_address(addr)
-        qtype = TYPE_A if ip.version == 4 else TYPE_AAAA
-        table.setdefault(name.lower().rstrip("."), {}).setdefault(qtype, []).append(ip.packed)
+    def file_records():
+        if not args.records_file:
+            return []
+        with open(args.records_file) as f:
+            lines = [line.strip() for line in f]
+        return [line for line in lines if line and not line.startswith("#")]
+
+    def build_table(records):
+        table = {}  # name -> {qtype: [rdata bytes]}
+        for record in records:
+            name, sep, addr = record.partition("=")
+            if not sep:
+                raise ValueError(f"fake_dns: record {record!r}: expected NAME=ADDR")
+            ip = ipaddress.ip_address(addr)
+            qtype = TYPE_A if ip.version == 4 else TYPE_AAAA
+            table.setdefault(name.lower().rstrip("."), {}).setdefault(qtype, []).append(ip.packed)
+        return table
+
+    try:
+        table = build_table(args.record + file_records())
+    except ValueError as e:
+        sys.exit(str(e))
+
+    def reload(_signum, _frame):
+        nonlocal table
+        try:
+            records = file_records()
+            table = build_table(args.record + records)
+            print(f"reloaded {len(records)} records", flush=True)
+        except (OSError, ValueError) as e:
+            print(f"reload failed, table kept: {e}", flush=True)
+
+    signal.signal(signal.SIGHUP, reload)
     aliases = {}  # alias -> target
     for cname in args.cname:
         alias, sep, target = cname.partition("=")
