@@ -13,6 +13,10 @@
 #        TLS 1.3 to the same load generator (no CONNECT): requests/s and server CPU per request
 #   5    N clients pulling the same cold image at once: wall time, upstream fetches per blob
 #   6    proxy RSS and CPU seconds during 2, 4 and 5; RSS with many idle client connections
+#   7    a cluster of three replicas (PEERS, tests/integration/cluster.sh): upstream bytes for N cold
+#        clients spread over them vs the image's size; hit throughput through a non-owner vs a
+#        local hit on the owner; HEAD p99 through a non-owner; the cost of the owner's death
+#        (SIGKILL) to the clients pulling from it at that moment (failed pulls, retries, recovery)
 # Results: bench/results/{results.md,raw.tsv,pulls.png} (BENCH_QUICK=1: bench/results/quick/).
 #
 # Environment (defaults for the full run / BENCH_QUICK=1):
@@ -37,7 +41,8 @@
 #   PULLTHROUGH_BIN        proxy binary to copy (default build/pullthrough)
 #   BENCH_PROXY_ENV="K=V .." more environment for the proxy (e.g. LOG_LEVEL=warn, to see what the
 #                          access log costs)
-#   BENCH_ONLY="storm idle" run only these sections (pulls throughput storm conc idle); the
+#   BENCH_CLUSTER_DEATH_CLIENTS  clients pulling when a replica dies (10)
+#   BENCH_ONLY="storm idle" run only these sections (pulls throughput storm conc idle cluster); the
 #                          report marks the others "not measured" (for iterating on one target)
 #   KEEP=1                 keep the temp dir (logs of every component)
 set -euo pipefail
@@ -595,6 +600,198 @@ wait_pids "$IDLE_PID" || true
 log "idle: $(cat "$T/idle.out")"
 fi # idle
 
+# ---------------------------------------------------------------- cluster (PEERS)
+
+if want cluster; then
+log "== 7: a cluster of three replicas (PEERS)"
+[ -z "$PROXY_PID" ] || stop_proxy TERM # the single proxy of the sections above: its cores back
+# shellcheck source=tests/integration/cluster.sh
+source "$BENCH_REPO/tests/integration/cluster.sh"
+CLUSTER_ENV=("${PT_ENV[@]}")
+cluster_plan c1 127.0.0.31
+cluster_plan c2 127.0.0.32
+cluster_plan c3 127.0.0.33
+CL_NAMES=(c1 c2 c3)
+CL_PEERS=$(cluster_members c1 c2 c3)
+read -r -a CL_MEMBERS <<<"$CL_PEERS"
+cl_start() { # NAME... : starts those replicas (on whatever cache they have)
+  local n
+  for n in "$@"; do start_replica "$n" "PEERS=$CL_PEERS" PEERS_REFRESH=2s PEER_CONNECT_TIMEOUT=1s; done
+}
+cl_fresh() { # every replica restarted on an empty cache; waits until each sees three members up
+  local n
+  for n in "${CL_NAMES[@]}"; do
+    [ -z "${R_PID[$n]}" ] || stop_replica "$n" TERM
+    rm -rf "${R_CACHE[$n]}"
+  done
+  cl_start "${CL_NAMES[@]}"
+  for n in "${CL_NAMES[@]}"; do
+    wait_replica_metric "$n" pullthrough_peer_members_up 3 10 ||
+      log "WARNING: replica $n sees $(replica_metric "$n" pullthrough_peer_members_up) members up, not 3"
+  done
+}
+cl_pull() { # NAME IMG OUT -> seconds; non-zero status when skopeo failed
+  local t0 t1
+  rm -rf "$3"
+  t0=$(now)
+  HTTPS_PROXY="${R_URL[$1]}" NO_PROXY="" "${SKOPEO[@]}" copy -q --src-cert-dir "$CLUSTER_TRUST" \
+    "docker://registry.test:$UPORT/bench/$2:1" "dir:$3" >"$3.log" 2>&1 || return 1
+  t1=$(now)
+  elapsed "$t0" "$t1"
+}
+cl_role() { # KEY -> "owner nonowner" replica names
+  local o n
+  o=$(replica_of_member "$(owner "$1" "${CL_MEMBERS[@]}")")
+  for n in "${CL_NAMES[@]}"; do [ "$n" = "$o" ] || break; done
+  echo "$o $n"
+}
+blob_size() { stat -c %s "${IMAGE_DIR[bench/$1:1]}/${2#sha256:}"; } # IMG DIGEST
+
+# 7a: N cold clients spread over the replicas: upstream bytes / image bytes (1.0: one fetch per blob)
+CL_IMG=many
+cl_blobs=$(image_blobs "${IMAGE_DIR[bench/$CL_IMG:1]}")
+for rep in $(seq 1 "$CONC_REPS"); do
+  cl_fresh
+  mark=$(wc -l <"$REG_LOG")
+  mkdir -p "$T/cl"
+  rm -rf "$T/cl"/*
+  t0=$(now)
+  pids=()
+  for i in $(seq 1 "$CONC_CLIENTS"); do
+    cl_pull "${CL_NAMES[$((i % 3))]}" "$CL_IMG" "$T/cl/$i" >/dev/null &
+    pids+=($!)
+  done
+  failed=0
+  wait_pids "${pids[@]}" || failed=$?
+  rec cluster_cold_wall pullthrough "$(elapsed "$t0" "$(now)")"
+  rec cluster_cold_failed pullthrough "$failed"
+  sleep 0.5 # the registry logs a request after it has sent it
+  up=0 img=0 maxg=0
+  for d in $cl_blobs; do
+    g=$(tail -n +"$((mark + 1))" "$REG_LOG" | grep -cF "GET /v2/bench/$CL_IMG/blobs/$d" || true)
+    s=$(blob_size "$CL_IMG" "$d")
+    up=$((up + g * s))
+    img=$((img + s))
+    [ "$g" -le "$maxg" ] || maxg=$g
+  done
+  rec cluster_cold_upstream_bytes pullthrough "$up"
+  rec cluster_cold_image_bytes pullthrough "$img"
+  rec cluster_cold_upstream_ratio pullthrough "$(awk -v a="$up" -v b="$img" 'BEGIN{printf "%.3f", a / b}')"
+  rec cluster_cold_max_gets_per_blob pullthrough "$maxg"
+  log "cluster cold rep $rep: $CONC_CLIENTS clients, $failed failed, upstream $up B for an image of $img B (max $maxg GETs per blob)"
+done
+verify_dir_digests "$T/cl/1" "${IMAGE_DIGEST[bench/$CL_IMG:1]}"
+rm -rf "$T/cl"
+
+# 7b: hit throughput of the raw blob through a non-owner (forwarded to the owner's cache) vs a
+# local hit on the owner, interleaved
+read -r CL_O CL_N < <(cl_role "$STREAM_DIGEST")
+CL_BLOB_URL="https://registry.test:$UPORT/v2/bench/raw/blobs/$STREAM_DIGEST"
+cl_speed() { # NAME -> bytes/s of one GET of the raw blob through that replica
+  curl -sS --fail --max-time 600 -o /dev/null -w '%{speed_download}' --proxy "${R_URL[$1]}" \
+    --cacert "$CLUSTER_TRUST/ca.crt" "$CL_BLOB_URL"
+}
+cl_speed "$CL_O" >/dev/null # the owner fills its cache
+for rep in $(seq 1 "$REPS"); do
+  rec cluster_hit_Bps nonowner "$(cl_speed "$CL_N")"
+  rec cluster_hit_Bps owner "$(cl_speed "$CL_O")"
+done
+log "cluster hits: $(grep -P '^cluster_hit_Bps' "$RAW" | awk '{printf "%s=%.0fMB/s ", $2, $3 / 1e6}')"
+
+# 7c: manifest HEAD storm on a cached tag through a non-owner of the tag (each HEAD forwarded) vs
+# through its owner
+read -r CL_TO CL_TN < <(cl_role "registry.test:$UPORT/bench/many")
+for n in "$CL_TO" "$CL_TN"; do
+  "$LOADGEN" --proxy "${R_IP[$n]}:${R_PORT[$n]}" --target "registry.test:$UPORT" --cafile "$CLUSTER_TRUST/ca.crt" \
+    --path /v2/bench/many/manifests/1 --mode keepalive --conns 2 --duration 0.5 --method GET >/dev/null
+done
+for rep in $(seq 1 "$STORM_REPS"); do
+  for role in owner nonowner; do
+    n=$CL_TO
+    [ "$role" = owner ] || n=$CL_TN
+    out=$("$LOADGEN" --proxy "${R_IP[$n]}:${R_PORT[$n]}" --target "registry.test:$UPORT" \
+      --cafile "$CLUSTER_TRUST/ca.crt" --path /v2/bench/many/manifests/1 --mode keepalive \
+      --conns "$STORM_CONNS" --duration "$STORM_SECONDS") || fail "loadgen through $role $n failed: $out"
+    log "cluster storm ($role $n): $out"
+    read -r rps p99 errors < <(/usr/bin/python3 -c 'import json, sys
+o = json.loads(sys.argv[1]); print(o["rps"], o["p99_ms"], o["errors"])' "$out")
+    rec cluster_head_rps "$role" "$rps"
+    rec cluster_head_p99_ms "$role" "$p99"
+    rec cluster_head_errors "$role" "$errors"
+  done
+done
+
+# 7d: the owner of the big layer dies (SIGKILL) while clients pull the big image through the
+# two other replicas: how many pulls fail, how many retries, how long until every client has
+# its image. The same pulls without the kill first, for comparison.
+DEATH_CLIENTS=${BENCH_CLUSTER_DEATH_CLIENTS:-10}
+big_layer=$(image_blobs "${IMAGE_DIR[bench/big:1]}" | tail -n 1)
+read -r CL_BO _ < <(cl_role "$big_layer")
+CL_SURV=()
+for n in "${CL_NAMES[@]}"; do [ "$n" = "$CL_BO" ] || CL_SURV+=("$n"); done
+death_run() { # KILL(0|1) -> records; every client retries (up to 5 attempts) until its pull verifies
+  local kill=$1 i pids=() t0 tk="" n
+  cl_fresh
+  mkdir -p "$T/death"
+  rm -rf "$T/death"/*
+  t0=$(now)
+  for i in $(seq 1 "$DEATH_CLIENTS"); do
+    n=${CL_SURV[$((i % 2))]}
+    (
+      a=0
+      while [ "$a" -lt 5 ]; do
+        a=$((a + 1))
+        if cl_pull "$n" big "$T/death/$i" >/dev/null &&
+          /usr/bin/python3 "$IT_DIR/verify_dir.py" "$T/death/$i" "${IMAGE_DIGEST[bench/big:1]}" >/dev/null; then
+          echo "$a $(now)" >"$T/death/$i.done"
+          exit 0
+        fi
+      done
+      echo "$a fail" >"$T/death/$i.done"
+      exit 1
+    ) &
+    pids+=($!)
+  done
+  if [ "$kill" = 1 ]; then
+    # Kill once the owner's fill of the layer is a quarter through (its CACHE_DIR/tmp file).
+    local want=$((BIG_MB * 1048576 / 4)) got=0
+    for i in $(seq 1 600); do
+      got=$(find "${R_CACHE[$CL_BO]}/tmp" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -n 1)
+      [ "${got:-0}" -lt "$want" ] || break
+      sleep 0.05
+    done
+    stop_replica "$CL_BO" KILL
+    tk=$(now)
+    log "cluster death: owner $CL_BO SIGKILLed with ${got:-0} of $((BIG_MB * 1048576)) bytes filled"
+  fi
+  wait_pids "${pids[@]}" || true
+  local first_fail=0 attempts=0 last=0 gaveup=0 a when
+  for i in $(seq 1 "$DEATH_CLIENTS"); do
+    read -r a when <"$T/death/$i.done"
+    attempts=$((attempts + a))
+    [ "$a" = 1 ] || first_fail=$((first_fail + 1))
+    if [ "$when" = fail ]; then gaveup=$((gaveup + 1)); else
+      last=$(awk -v a="$last" -v b="$when" 'BEGIN{print (b > a) ? b : a}')
+    fi
+  done
+  if [ "$kill" = 1 ]; then
+    rec cluster_death_failed_pulls pullthrough "$first_fail"
+    rec cluster_death_retries pullthrough "$((attempts - DEATH_CLIENTS))"
+    rec cluster_death_gave_up pullthrough "$gaveup"
+    rec cluster_death_recover_s pullthrough "$(elapsed "$tk" "$last")"
+    rec cluster_death_wall pullthrough "$(elapsed "$t0" "$last")"
+    cl_start "$CL_BO"
+  else
+    rec cluster_death_wall nokill "$(elapsed "$t0" "$last")"
+  fi
+  log "cluster death run (kill=$kill): $first_fail of $DEATH_CLIENTS first attempts failed, $((attempts - DEATH_CLIENTS)) retries, $gaveup gave up"
+  rm -rf "$T/death"
+}
+death_run 0
+death_run 1
+for n in "${CL_NAMES[@]}"; do [ -z "${R_PID[$n]}" ] || stop_replica "$n" TERM; done
+fi # cluster
+
 # ---------------------------------------------------------------- report
 
 meta loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -602,5 +799,48 @@ mkdir -p "$RESULTS_DIR"
 cp "$RAW" "$RESULTS_DIR/raw.tsv"
 cp "$META" "$RESULTS_DIR/meta.tsv"
 /usr/bin/python3 "$BENCH_DIR/report.py" "$RESULTS_DIR"
+# The cluster section (7), appended to results.md from the same raw.tsv (medians, same run).
+if grep -q '^cluster_' "$RAW"; then
+  /usr/bin/python3 - "$RESULTS_DIR" "$CONC_CLIENTS" "${BENCH_CLUSTER_DEATH_CLIENTS:-10}" "$BIG_MB" <<'EOF' | tee -a "$RESULTS_DIR/results.md"
+import statistics, sys
+from collections import defaultdict
+d, clients, death_clients, big_mb = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+raw = defaultdict(list)
+for line in open(f"{d}/raw.tsv"):
+    if line.strip():
+        m, s, v = line.rstrip("\n").split("\t")
+        raw[(m, s)].append(float(v))
+med = lambda m, s="pullthrough": statistics.median(raw[(m, s)]) if raw.get((m, s)) else None
+mx = lambda m, s="pullthrough": max(raw[(m, s)]) if raw.get((m, s)) else None
+f = lambda v, u="", n=2: "n/a" if v is None else f"{v:.{n}f}{u}"
+verdict = lambda ok: "n/a" if ok is None else ("**met**" if ok else "**NOT met**")
+rows = []
+r = med("cluster_cold_upstream_ratio")
+rows.append((f"{clients} cold clients over 3 replicas: upstream bytes / image bytes = 1.0",
+             f"{f(r, '', 3)} (max {f(mx('cluster_cold_upstream_ratio'), '', 3)}; max GETs per blob {f(mx('cluster_cold_max_gets_per_blob'), '', 0)}; "
+             f"wall {f(med('cluster_cold_wall'), ' s')}; failed pulls {f(mx('cluster_cold_failed'), '', 0)})",
+             verdict(None if r is None else mx("cluster_cold_upstream_ratio") <= 1.0001)))
+no, ow = med("cluster_hit_Bps", "nonowner"), med("cluster_hit_Bps", "owner")
+r = no / ow if no and ow else None
+rows.append(("Hit through a non-owner >= 0.8x a local hit on the owner",
+             f"{f(no and no / 1e6, ' MB/s', 0)} / {f(ow and ow / 1e6, ' MB/s', 0)} = {f(r)}", verdict(None if r is None else r >= 0.8)))
+p = med("cluster_head_p99_ms", "nonowner")
+rows.append(("HEAD (cached tag) through a non-owner: p99 < 5 ms",
+             f"p99 {f(p, ' ms')}, {f(med('cluster_head_rps', 'nonowner'), ' req/s', 0)} (owner: p99 {f(med('cluster_head_p99_ms', 'owner'), ' ms')}, "
+             f"{f(med('cluster_head_rps', 'owner'), ' req/s', 0)}; errors {f(mx('cluster_head_errors', 'nonowner'), '', 0)})",
+             verdict(None if p is None else p < 5)))
+rows.append((f"Owner SIGKILLed while {death_clients} clients pull the {big_mb} MiB image through the two others",
+             f"{f(med('cluster_death_failed_pulls'), '', 0)} pulls failed, {f(med('cluster_death_retries'), '', 0)} retries, "
+             f"{f(med('cluster_death_gave_up'), '', 0)} gave up; all done {f(med('cluster_death_recover_s'), ' s')} after the kill "
+             f"(wall {f(med('cluster_death_wall'), ' s')} vs {f(med('cluster_death_wall', 'nokill'), ' s')} without the kill)",
+             "(measured)"))
+print("\n## 7. Cluster of three replicas (PEERS, same machine)\n")
+print("| target | measured | verdict |")
+print("| --- | --- | --- |")
+for row in rows:
+    print("| " + " | ".join(row) + " |")
+print()
+EOF
+fi
 log "results in $RESULTS_DIR"
 finish
