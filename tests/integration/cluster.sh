@@ -52,6 +52,19 @@ c_eq() { # ACTUAL EXPECTED MESSAGE
   if [ "$1" == "$2" ]; then ok "$3"; else soft_fail "$3: expected '$2', got '$1'"; fi
 }
 
+c_match() { # STRING ERE MESSAGE
+  if grep -E -- "$2" <<<"$1" >/dev/null; then ok "$3"; else
+    soft_fail "$3: /$2/ does not match: $(printf '%s' "$1" | head -c 1000)"
+  fi
+}
+
+c_not_contains() { # HAYSTACK NEEDLE MESSAGE
+  case "$1" in
+    *"$2"*) soft_fail "$3: unexpected '$2' in: $(printf '%s' "$1" | head -c 1000)" ;;
+    *) ok "$3" ;;
+  esac
+}
+
 c_ge() { # ACTUAL MIN MESSAGE (integers)
   if [ "$1" -ge "$2" ]; then ok "$3 ($1 >= $2)"; else soft_fail "$3: expected >= $2, got $1"; fi
 }

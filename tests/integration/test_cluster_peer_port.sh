@@ -16,7 +16,7 @@ require_proxy_bin
 
 PEER_HPP="$REPO_ROOT/ca/peer_certificate.hpp"
 [ -f "$PEER_HPP" ] || fail "$PEER_HPP not found (the peer certificate's extendedKeyUsage OID is read from it)"
-PEER_OID=$(grep -A3 'peer_key_usage_oid' "$PEER_HPP" | grep -oE '"[0-9]+(\.[0-9]+)+"' | head -n 1 | tr -d '"')
+PEER_OID=$(grep -E 'constexpr.*peer_key_usage_oid' "$PEER_HPP" | grep -oE '"[0-9]+(\.[0-9]+)+"' | head -n 1 | tr -d '"')
 [ -n "$PEER_OID" ] || fail "no peer_key_usage_oid in $PEER_HPP"
 log "peer extendedKeyUsage OID: $PEER_OID"
 
@@ -101,7 +101,7 @@ except OSError:
 print(len(out), out[:40])
 EOF
 )
-assert_not_contains "$raw" "200 OK" "raw bytes on the peer port: no 200 ($raw)"
+c_not_contains "$raw" "200 OK" "raw bytes on the peer port: no 200 ($raw)"
 assert_replica_alive r
 
 # ---- a fake peer that misbehaves
@@ -237,7 +237,7 @@ mark=$(rlog_mark r)
 rcurl r -o "$T/f.body" "$URL/$F" || fail "GET of F through r with the fake answering right failed"
 assert_eq "$(sha256_of "$T/f.body")" "$F" "the fake answering right: F through r, right bytes"
 wait_rlog_lines r 1 "path=/v2/library/peer/blobs/$F " "$mark" || true
-assert_match "$(rlog_lines r "path=/v2/library/peer/blobs/$F " "$mark")" " peer=$M_FAKE( |$)" \
+c_match "$(rlog_lines r "path=/v2/library/peer/blobs/$F " "$mark")" " peer=$M_FAKE( |$)" \
   "r forwarded F to the fake (its owner) once it answered right"
 assert_replica_log_clean r
 cluster_finish
