@@ -71,8 +71,10 @@ reload_dns() { # IP... : rewrites the table and waits for the fake to have read 
 for n in d1 d2 d3; do
   start_replica "$n" "PEERS=dns:peers.test:$PP" "RESOLVERS=$DNS_ADDR" PEERS_REFRESH=1s PEER_CONNECT_TIMEOUT=1s
 done
-grep -q '^peers.test A' "$DNS_DIR/queries.log" || sleep 1
-assert_file_contains "$DNS_DIR/queries.log" '^peers\.test A$' "the replicas ask RESOLVERS for peers.test"
+for _ in $(seq 1 30); do grep -q '^peers.test A$' "$DNS_DIR/queries.log" && break; sleep 0.1; done
+if grep -q '^peers.test A$' "$DNS_DIR/queries.log"; then ok "the replicas ask RESOLVERS for peers.test"; else
+  soft_fail "no replica asked RESOLVERS ($DNS_ADDR) for peers.test"
+fi
 for n in d1 d2 d3; do
   wait_replica_metric "$n" pullthrough_peer_members 2 10 ||
     soft_fail "replica $n: pullthrough_peer_members $(replica_metric "$n" pullthrough_peer_members), expected 2 (DNS names d1 and d2)"
