@@ -57,9 +57,9 @@ EOF
 openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=another CA" \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
   -keyout "$PKI/other-ca.key" -out "$PKI/other-ca.crt" 2>/dev/null
-mint other "$PKI/other-ca.crt" "$PKI/other-ca.key" "serverAuth,clientAuth,$PEER_OID" "$M_FAKE"
+mint other "$PKI/other-ca.crt" "$PKI/other-ca.key" "serverAuth,clientAuth,$PEER_OID" fakepeer.test
 mint leaf "$CA_CRT" "$CA_KEY" "serverAuth,clientAuth" "leaf.test"
-mint peer "$CA_CRT" "$CA_KEY" "serverAuth,clientAuth,$PEER_OID" "$M_FAKE"
+mint peer "$CA_CRT" "$CA_KEY" "serverAuth,clientAuth,$PEER_OID" fakepeer.test
 openssl x509 -in "$PKI/peer.crt" -noout -text | grep -q "$PEER_OID" || fail "the minted peer certificate lacks $PEER_OID"
 
 # ---- the peer port refuses
@@ -103,6 +103,13 @@ EOF
 )
 c_not_contains "$raw" "200 OK" "raw bytes on the peer port: no 200 ($raw)"
 assert_replica_alive r
+# The control: the same request with a peer certificate (minted from the shared root with the
+# marker) is served, so the refusals above are the certificate's doing, not a wrong request.
+code=$(curl -s --max-time 10 -o "$T/control.body" -w '%{http_code}' -H "Host: registry.test:$RPORT" \
+  --cacert "$CA_CRT" --cert "$PKI/peer.crt" --key "$PKI/peer.key" \
+  "https://$PEER_HOSTPORT/v2/library/peer/blobs/$B0" || true)
+c_eq "$code" 200 "control: a client with a peer certificate of the shared root gets a 200 on the peer port"
+c_eq "$(sha256_of "$T/control.body")" "$B0" "control: ...and the cached blob's bytes"
 
 # ---- a fake peer that misbehaves
 # (Exists because no real replica misbehaves on demand.) It presents a real peer certificate and
