@@ -758,8 +758,10 @@ death_run() { # KILL(0|1) -> records; every client retries (up to 5 attempts) un
     for i in $(seq 1 600); do
       got=$(find "${R_CACHE[$CL_BO]}/tmp" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -n 1)
       [ "${got:-0}" -lt "$want" ] || break
+      [ ! -e "$(cache_blob_path "$big_layer" "${R_CACHE[$CL_BO]}")" ] || { got=complete; break; }
       sleep 0.05
     done
+    rec cluster_death_killed_at_bytes pullthrough "$([ "$got" = complete ] && echo $((BIG_MB * 1048576)) || echo "${got:-0}")"
     stop_replica "$CL_BO" KILL
     tk=$(now)
     log "cluster death: owner $CL_BO SIGKILLed with ${got:-0} of $((BIG_MB * 1048576)) bytes filled"
