@@ -190,11 +190,14 @@ _register_log "fake peer requests" "$FAKE_LOG"
 _register_log "fake peer output" "$T/fake-peer/stdout.log"
 wait_port_file "$FAKE_PID" "$T/fake-peer" "fake peer"
 
-# An image whose blobs include one the fake owns (make_image.py seeds tried in turn).
+# An image whose tag r owns (the fake knows no tags) and whose blobs include one the fake owns
+# (make_image.py seeds and repository names tried in turn).
 for s in $(seq 1 40); do
+  FB=""
+  IMG_REPO="library/peerimg$s"
+  [ "$(owner "registry.test:$RPORT/$IMG_REPO" "$M_R" "$M_FAKE")" = "$M_R" ] || continue
   rm -rf "$T/img"
   IMG_DIGEST=$($PY "$IT_DIR/make_image.py" "$T/img" --layers 2 --size 150000 --seed "peer-$s")
-  FB=""
   for d in $(image_blobs "$T/img"); do
     [ "$(owner "$d" "$M_R" "$M_FAKE")" != "$M_FAKE" ] || { FB=$d; break; }
   done
@@ -202,9 +205,15 @@ for s in $(seq 1 40); do
 done
 [ -n "$FB" ] || fail "no image seed gives a blob owned by the fake"
 SEED_DIGEST=$IMG_DIGEST
-push_seed_dir "$RADDR" library/peerimg:1 "$T/img" "$RCREDS" "2 layers, a blob (${FB:7:12}) owned by the fake"
-cp "$T/img/${FB#sha256:}" "$T/fake-peer/blobs/$FB"
-IMAGE="registry.test:$RPORT/library/peerimg:1"
+push_seed_dir "$RADDR" "$IMG_REPO:1" "$T/img" "$RCREDS" "2 layers, a blob (${FB:7:12}) owned by the fake"
+FAKE_BLOBS=()
+for d in $(image_blobs "$T/img"); do # every blob of the image the fake owns, it serves
+  [ "$(owner "$d" "$M_R" "$M_FAKE")" = "$M_FAKE" ] || continue
+  cp "$T/img/${d#sha256:}" "$T/fake-peer/blobs/$d"
+  FAKE_BLOBS+=("$d")
+done
+FAKE_RE=$(IFS='|'; echo "${FAKE_BLOBS[*]}")
+IMAGE="registry.test:$RPORT/$IMG_REPO:1"
 
 for mode in garbage truncated wrongbyte badlength; do
   echo "$mode" >"$T/fake-peer/mode"
@@ -226,8 +235,14 @@ for mode in garbage truncated wrongbyte badlength; do
   assert_replica_alive r
   # skopeo through r: fails or verifies, never an image with a wrong blob.
   sleep 1.3
+  before=$(grep -cE "^$mode GET .*($FAKE_RE)" "$FAKE_LOG" || true)
   rc=0
   replica_pull r "$IMAGE" "$T/pull-$mode" >"$T/pull-$mode.log" 2>&1 || rc=$?
+  if [ "$(grep -cE "^$mode GET .*($FAKE_RE)" "$FAKE_LOG" || true)" -gt "$before" ]; then
+    ok "fake peer '$mode': skopeo's pull through r asked the fake for a blob it owns"
+  else
+    soft_fail "fake peer '$mode': the pull through r never asked the fake for its blobs (${#FAKE_BLOBS[@]})"
+  fi
   if [ "$rc" = 0 ]; then
     verify_dir_digests "$T/pull-$mode" "$SEED_DIGEST"
   else
