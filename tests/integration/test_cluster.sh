@@ -99,6 +99,13 @@ assert_rlog_line "$fwd" "path=$REPO_PATH/blobs/$d " "peer=${R_PEER[$o]}" status=
 # peer link's TCP source, 127.0.0.1 on loopback: the forwarder does not bind to its PEER_LISTEN address.)
 assert_rlog_line "$o" "path=$REPO_PATH/blobs/$d " status=200 for_peer=1 're:cache=(HIT|MISS)'
 
+# The /v2/ ping is not owned by anyone: each replica asks the registry itself.
+for n in "${NAMES[@]}"; do
+  pings=$(rlog_lines "$n" "path=/v2/ ")
+  c_ge "$(grep -c . <<<"$pings" || true)" 1 "replica $n answered /v2/ pings"
+  c_eq "$(grep -c ' peer=' <<<"$pings" || true)" 0 "replica $n: no /v2/ ping forwarded to a peer"
+done
+
 # ---- the same image again through every replica: nothing new from the CDN
 declare -A before=()
 for d in "${BLOBS[@]}"; do before[$d]=$(cdn_gets "$d"); done

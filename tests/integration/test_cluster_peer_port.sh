@@ -232,6 +232,20 @@ for mode in garbage truncated wrongbyte badlength; do
   else
     soft_fail "fake peer '$mode': r never asked the fake for F (the check above proves nothing)"
   fi
+  if [ "$mode" = wrongbyte ]; then
+    # A manifest by digest is checked as a blob is: F's bytes, one flipped, asked as a manifest.
+    sleep 1.3
+    rc=0
+    code=$(rcurl r -o "$T/m.body" -w '%{http_code}' -H 'Accept: application/octet-stream' \
+      "https://registry.test:$RPORT/v2/library/peer/manifests/$F" 2>/dev/null) || rc=$?
+    if [ "$rc" = 0 ] && [ "$code" = 200 ]; then
+      c_eq "$(sha256_of "$T/m.body")" "$F" "fake peer 'wrongbyte', manifest by digest: a completed 200 has the right bytes"
+    else
+      ok "fake peer 'wrongbyte', manifest by digest: no completed 200 (curl exit $rc, HTTP ${code:-none})"
+    fi
+    grep -q "^wrongbyte GET .*/manifests/$F " "$FAKE_LOG" && ok "...and r did ask the fake for it" ||
+      soft_fail "fake peer 'wrongbyte': r never asked the fake for manifests/$F"
+  fi
   assert_replica_alive r
   # skopeo through r: fails or verifies, never an image with a wrong blob.
   sleep 1.3
