@@ -245,11 +245,11 @@ assert_replica_alive() { assert_alive "${R_PID[$1]}" "replica $1"; }
 
 # replica_pull NAME IMAGE OUT [skopeo copy args...] — skopeo through the replica's proxy port.
 replica_pull() {
-  local name=$1 image=$2 out=$3
+  local name=$1 image=$2 dest=$3
   shift 3
-  rm -rf "$out"
+  rm -rf "$dest"
   HTTPS_PROXY="${R_URL[$name]}" NO_PROXY="" "${SKOPEO[@]}" copy -q --src-cert-dir "$CLUSTER_TRUST" \
-    "$@" "docker://$image" "dir:$out"
+    "$@" "docker://$image" "dir:$dest"
 }
 
 rcurl() { # NAME curl-args...

@@ -26,7 +26,7 @@ cluster_plan a 127.0.0.31
 cluster_plan b 127.0.0.32
 cluster_plan c 127.0.0.33
 PEERS=$(cluster_members a b c)
-MEMBERS=($PEERS)
+read -r -a MEMBERS <<<"$PEERS"
 # The first replica creates the shared CA directory; the others load it.
 for n in "${NAMES[@]}"; do start_replica "$n" "PEERS=$PEERS" PEERS_REFRESH=2s; done
 for n in "${NAMES[@]}"; do

@@ -26,7 +26,7 @@ cluster_plan r1 127.0.0.31
 cluster_plan r2 127.0.0.32
 cluster_plan r3 127.0.0.33
 PEERS=$(cluster_members r1 r2 r3)
-MEMBERS=($PEERS)
+read -r -a MEMBERS <<<"$PEERS"
 # C is the owner of the large layer; A and B are the other two.
 C=$(replica_of_member "$(owner "$LAYER" "${MEMBERS[@]}")")
 rest=()

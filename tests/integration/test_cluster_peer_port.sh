@@ -248,8 +248,9 @@ for mode in garbage truncated wrongbyte badlength; do
     else
       ok "fake peer 'wrongbyte', manifest by digest: no completed 200 (curl exit $rc, HTTP ${code:-none})"
     fi
-    grep -q "^wrongbyte GET .*/manifests/$F " "$FAKE_LOG" && ok "...and r did ask the fake for it" ||
+    if grep -q "^wrongbyte GET .*/manifests/$F " "$FAKE_LOG"; then ok "...and r did ask the fake for it"; else
       soft_fail "fake peer 'wrongbyte': r never asked the fake for manifests/$F"
+    fi
   fi
   assert_replica_alive r
   # skopeo through r: fails or verifies, never an image with a wrong blob.
@@ -293,8 +294,9 @@ else
   known_bug PEER_SILENT_FALLBACK "a peer silent after accept: the client's GET through r failed (curl exit $rc after $secs s: $(head -c 120 "$T/f.err")) instead of r going upstream itself"
   grep -E 'TLS handshake failed|the next replicas take' "${R_LOG[r]}" | tail -n 2 | cut -c1-300
 fi
-awk -v s="$secs" 'BEGIN{exit !(s < 8)}' && ok "fake peer 'silent': given up within 8 s (PEER_CONNECT_TIMEOUT=1s): $secs s" ||
+if awk -v s="$secs" 'BEGIN{exit !(s < 8)}'; then ok "fake peer 'silent': given up within 8 s (PEER_CONNECT_TIMEOUT=1s): $secs s"; else
   soft_fail "fake peer 'silent': the GET through r took $secs s with PEER_CONNECT_TIMEOUT=1s"
+fi
 assert_replica_alive r
 
 # After all that, r still serves: with the fake answering right, F comes through it.
