@@ -59,6 +59,22 @@ bool Members::mark_down(const std::string& member, clock::time_point now) {
   return was_up;
 }
 
+void Members::mark_up(const std::string& member) {
+  std::lock_guard lock(mutex_);
+  for (auto& entry : entries_) {
+    if (entry.member == member) entry.down_until = clock::time_point{};
+  }
+}
+
+std::vector<std::string> Members::down(clock::time_point now) const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& entry : entries_) {
+    if (entry.member != self_ && entry.down_until > now) out.push_back(entry.member);
+  }
+  return out;
+}
+
 std::vector<Members::State> Members::states(clock::time_point now) const {
   std::lock_guard lock(mutex_);
   std::vector<State> out;

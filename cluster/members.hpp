@@ -37,6 +37,11 @@ public:
   // not a member any more), so a burst of failures is counted and logged once.
   bool mark_down(const std::string& member, clock::time_point now = clock::now());
 
+  // A probe reached it again (or a refresh found it answering): it owns its share from now on.
+  void mark_up(const std::string& member);
+  // The members skipped now, for the prober to try.
+  std::vector<std::string> down(clock::time_point now = clock::now()) const;
+
   struct State {
     std::string member;
     bool self = false;

@@ -59,9 +59,12 @@ PeerCluster::PeerCluster(const Config& config, std::string self, std::vector<std
                          std::shared_ptr<asio::ssl::context> server_tls, std::shared_ptr<asio::ssl::context> client_tls,
                          const net::DnsResolver* dns)
     : refresh_interval_(config.peers_refresh),
-      // A failed member is skipped as long as a refresh takes: a returning replica is asked again
-      // within one interval, a dead one costs one attempt per interval.
-      members_(std::move(self), std::move(members), config.peers_refresh),
+      connect_timeout_(config.peer_connect_timeout),
+      // A failed member is skipped until a probe reaches it again (every PEERS_REFRESH), so a dead
+      // replica costs requests nothing after the first failure and a returning one owns its share
+      // within one interval. The time limit is a safety net should probes stop: longer than two
+      // rounds, so a dead member never comes back between two probes.
+      members_(std::move(self), std::move(members), 2 * config.peers_refresh + config.peer_connect_timeout),
       server_tls_(std::move(server_tls)),
       client_tls_(std::move(client_tls)),
       // Peer names go through RESOLVERS when set, never through UPSTREAM_PROXY: the peer link
@@ -71,13 +74,12 @@ PeerCluster::PeerCluster(const Config& config, std::string self, std::vector<std
                 .connect_timeout = config.peer_connect_timeout} {}
 
 void PeerCluster::start(asio::any_io_executor executor) {
-  if (!dns_name_) return;
   asio::co_spawn(executor, refresh_loop(), [](std::exception_ptr error) {
     if (!error) return;
     try {
       std::rethrow_exception(error);
     } catch (const std::exception& e) {
-      spdlog::error("cluster: the refresh of PEERS stopped: {}", e.what());
+      spdlog::error("cluster: the refresh of PEERS and the probes of failed members stopped: {}", e.what());
     }
   });
 }
@@ -85,9 +87,29 @@ void PeerCluster::start(asio::any_io_executor executor) {
 asio::awaitable<void> PeerCluster::refresh_loop() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   for (;;) {
-    co_await refresh();
+    if (dns_name_) co_await refresh();
+    co_await probe_down_members();
     timer.expires_after(refresh_interval_);
     co_await timer.async_wait(asio::use_awaitable);
+  }
+}
+
+asio::awaitable<void> PeerCluster::probe_down_members() {
+  for (const auto& member : members_.down()) {
+    const auto address = parse_authority(member, PortRule::required);
+    if (!address) continue;
+    // The same connection a forwarded request would open: TCP, and mutual TLS with our peer
+    // certificate, so "up" means "would serve".
+    net::UpstreamConnection connection(client_tls_, resolve_);
+    const auto failure = co_await net::open_within(connection, address->host, *address->port, connect_timeout_,
+                                                   "PEER_CONNECT_TIMEOUT");
+    connection.close();
+    if (failure) {
+      members_.mark_down(member);  // still away: skipped for another round
+    } else {
+      members_.mark_up(member);
+      spdlog::info("cluster: peer {} answers again; it owns its share", member);
+    }
   }
 }
 

@@ -38,8 +38,8 @@ public:
   const cluster::Members& members() const { return members_; }
   std::shared_ptr<asio::ssl::context> server_context() const { return server_tls_; }
 
-  // dns: PEERS: resolves the name now and then every PEERS_REFRESH, on `executor`, until it stops.
-  // Listed PEERS: nothing to do.
+  // Every PEERS_REFRESH, on `executor`, until it stops: resolves a dns: PEERS name again, and
+  // probes the members skipped after a failure.
   void start(asio::any_io_executor executor);
   // Closes the kept-alive peer connections: once the listeners stopped, before their threads go.
   void stop() { pool_.clear(); }
@@ -50,9 +50,13 @@ private:
               const net::DnsResolver* dns);
   asio::awaitable<void> refresh_loop();
   asio::awaitable<void> refresh();
+  // Members skipped after a failure are tried again (connect and mutual TLS); those that answer
+  // are up again.
+  asio::awaitable<void> probe_down_members();
 
   std::optional<std::pair<std::string, std::uint16_t>> dns_name_;
   std::chrono::milliseconds refresh_interval_;
+  std::chrono::milliseconds connect_timeout_;
   cluster::Members members_;
   std::shared_ptr<asio::ssl::context> server_tls_;
   net::UpstreamTls client_tls_;

@@ -8,6 +8,7 @@
 #include "proxy/net/upstream_tls.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <asio/read.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/strand.hpp>
@@ -363,6 +364,19 @@ void UpstreamConnection::close() {
   stream_->next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   stream_->next_layer().close(ignored);
   stream_.reset();
+}
+
+asio::awaitable<std::optional<UpstreamFailure>> open_within(UpstreamConnection& connection, const std::string& host,
+                                                            std::uint16_t port, std::chrono::milliseconds limit,
+                                                            std::string_view setting) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  timer.expires_after(limit);
+  auto raced = co_await (connection.open(host, port) || timer.async_wait(asio::use_awaitable));
+  if (raced.index() == 0) co_return std::get<0>(std::move(raced));
+  connection.close();
+  co_return UpstreamFailure{
+      .message = fmt::format("{}: no TLS connection within {} ms ({})", format_authority(host, port), limit.count(), setting)};
 }
 
 }  // namespace pt::net

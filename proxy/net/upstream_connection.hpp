@@ -118,4 +118,11 @@ private:
   unsigned requests_ = 0;
 };
 
+// open() within `limit`, on a timer of its own rather than the caller's deadline: a peer that
+// accepts and then says nothing (stopped, overloaded) costs `limit` and a failure, not the
+// session. On expiry the connection is closed and the failure says so, naming `setting`.
+asio::awaitable<std::optional<UpstreamFailure>> open_within(UpstreamConnection& connection, const std::string& host,
+                                                            std::uint16_t port, std::chrono::milliseconds limit,
+                                                            std::string_view setting);
+
 }  // namespace pt::net

@@ -23,20 +23,18 @@
 namespace pt::registry {
 namespace {
 
-// A peer's connect and handshake, on a timer of their own: a replica that accepts and then says
-// nothing (stopped, overloaded) must cost this request PEER_CONNECT_TIMEOUT and a move to the
-// next candidate, not the whole session, which is what the session's deadline would end.
-asio::awaitable<std::optional<net::UpstreamFailure>> open_within(net::UpstreamConnection& connection,
-                                                                 const http::Origin& origin,
-                                                                 std::chrono::milliseconds limit) {
+// A peer's response head within `limit`, else an I/O error (the connection is closed).
+asio::awaitable<http::HeadStatus> read_head_within(net::UpstreamConnection& connection, http::Parser& response,
+                                                   std::error_code& ec, std::chrono::milliseconds limit) {
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer.expires_after(limit);
-  auto raced = co_await (connection.open(origin.host, origin.port) || timer.async_wait(asio::use_awaitable));
-  if (raced.index() == 0) co_return std::get<0>(std::move(raced));
+  auto raced = co_await (http::read_head(connection.stream(), connection.buffer(), response, ec) ||
+                         timer.async_wait(asio::use_awaitable));
+  if (raced.index() == 0) co_return std::get<0>(raced);
   connection.close();
-  co_return net::UpstreamFailure{
-      .message = fmt::format("{}: no TLS connection within {} ms (PEER_CONNECT_TIMEOUT)", origin.authority(), limit.count())};
+  ec = std::make_error_code(std::errc::timed_out);
+  co_return http::HeadStatus::io_error;
 }
 
 int status_for(http::ParseError error) {
@@ -229,7 +227,8 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
       std::optional<net::UpstreamFailure> failure;
       if (hop == Hop::peer) {
         deadline_.expires_after(deps_.cluster->connect_timeout + std::chrono::seconds(5));
-        failure = co_await open_within(connection, origin, deps_.cluster->connect_timeout);
+        failure = co_await net::open_within(connection, origin.host, origin.port, deps_.cluster->connect_timeout,
+                                            "PEER_CONNECT_TIMEOUT");
       } else {
         deadline_.expires_after(config.connect_timeout);
         failure = co_await connection.open(origin.host, origin.port);
@@ -270,7 +269,13 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
       response.reset();
       response.expect_response_to(head.method);
       deadline_.expires_after(config.upstream_idle_timeout);
-      status = co_await http::read_head(connection.stream(), connection.buffer(), response, ec);
+      if (hop == Hop::peer) {
+        // A stopped replica keeps its sockets open: its silence must move the request on to the
+        // next candidate within HEADER_TIMEOUT, not end the client's session at the idle timeout.
+        status = co_await read_head_within(connection, response, ec, config.header_timeout);
+      } else {
+        status = co_await http::read_head(connection.stream(), connection.buffer(), response, ec);
+      }
     } while (status == http::HeadStatus::ok && response.response().status / 100 == 1);
 
     if (status == http::HeadStatus::ok) {

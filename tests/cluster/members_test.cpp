@@ -75,3 +75,13 @@ TEST_CASE("owner keys: content by digest, tags by registry and repository", "[cl
   CHECK_FALSE(owner_key(classify_request("GET", "/v2/library/app/tags/list"), "docker.io"));
   CHECK_FALSE(owner_key(classify_request("PUT", "/v2/library/app/manifests/1.0"), "docker.io"));
 }
+
+TEST_CASE("a probe brings a member back before its time is up", "[cluster]") {
+  Members members("10.0.0.1:3129", three, 10s);
+  const auto t0 = Members::clock::now();
+  members.mark_down("10.0.0.2:3129", t0);
+  CHECK(members.down(t0 + 1s) == std::vector<std::string>{"10.0.0.2:3129"});
+  members.mark_up("10.0.0.2:3129");
+  CHECK(members.down(t0 + 1s).empty());
+  CHECK(members.up_count(t0 + 1s) == 3);
+}

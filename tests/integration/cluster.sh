@@ -69,13 +69,16 @@ c_ge() { # ACTUAL MIN MESSAGE (integers)
   if [ "$1" -ge "$2" ]; then ok "$3 ($1 >= $2)"; else soft_fail "$3: expected >= $2, got $1"; fi
 }
 
-# known_bug ID MESSAGE — a check that fails because of a proxy bug written down in the test:
-# reported, not failed, unless CLUSTER_STRICT=1 (or the ID is listed in CLUSTER_ENABLE).
+# known_bug ID MESSAGE — a check that failed because of a proxy bug the tests found, now fixed:
+# a failure again is a regression. CLUSTER_LENIENT=1 only reports it (to look past it while
+# working on something else). PEER_SILENT_FALLBACK: a peer that accepts and says nothing ended the
+# client's session instead of moving on to the next candidate (fixed: the peer connect and the
+# response head race timers of their own).
 known_bug() {
-  if [ "${CLUSTER_STRICT:-0}" = 1 ] || [[ " ${CLUSTER_ENABLE:-} " == *" $1 "* ]]; then
+  if [ "${CLUSTER_LENIENT:-0}" != 1 ]; then
     fail "$1: $2"
   fi
-  echo "KNOWN BUG $1 (not failed; CLUSTER_ENABLE=$1 to fail on it): $2"
+  echo "KNOWN BUG $1 (not failed: CLUSTER_LENIENT=1): $2"
 }
 
 cluster_finish() {
