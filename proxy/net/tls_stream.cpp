@@ -179,8 +179,13 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* context, Role role, 
     bio = BIO_push(filter, bio);
   }
   SSL_set_bio(ssl_.get(), bio, bio);  // the SSL owns the chain now
-  // Buffers only while a record is in flight: an idle connection keeps none.
-  SSL_set_mode(ssl_.get(), SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // Buffers only while a record is in flight: an idle connection keeps none. Partial writes: a
+  // write returns once a record is out, so the retry after a would-block may be of fewer bytes.
+  // Without it, OpenSSL counts the bytes of a large write it has taken, and a retry shorter than
+  // that fails with "bad length", which asio::async_write's 64 KiB steps do after a 1 MiB write
+  // blocked half-way (a bucket upload over a slow link).
+  SSL_set_mode(ssl_.get(),
+               SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
   // Read what the socket has (up to a buffer) per recv, not a 5-byte header then the record.
   SSL_set_read_ahead(ssl_.get(), 1);
   if (role == Role::server) {
