@@ -185,6 +185,25 @@ def main():
                     f"(blob {meta.get('settings', '').split('stream=')[-1].split(' ')[0]})",
                     verdict(flat), ""))
 
+    # ---- S3 blob store (section 8)
+    sb, sl, sr = (f.med("s3_hit_Bps", s) for s in ("from-bucket", "local-disk", "rgw-direct"))
+    fw, fs = f.med("s3_fill_Bps", "pullthrough"), f.med("s3_fill_Bps", "pullthrough-s3")
+    up_failed = sum(f.all("s3_upload_failed", "pullthrough-s3"))
+    mb = lambda v: fmt(v and v / 1e6, " MB/s", 0)  # noqa: E731
+    if sb is not None or "s3" in meta:
+        r = ratio(sb, sr)
+        targets.append(("S3: hit from the bucket (empty local disk) >= 80% of RGW read directly",
+                        f"from the bucket {mb(sb)} / RGW direct {mb(sr)} = {fmt(r and r * 100, '%', 0)} "
+                        f"(local-disk hit of the same blob: {mb(sl)})",
+                        verdict(None if r is None else r >= 0.8), meta.get("s3", "")))
+        r = ratio(fs, fw)
+        targets.append(("S3: cold fill with BLOB_STORE >= 90% of the fill without",
+                        f"with {mb(fs)} / without {mb(fw)} = {fmt(r and r * 100, '%', 0)}; upload done "
+                        f"{fmt(f.med('s3_upload_after_fill_s', 'pullthrough-s3'), ' s')} after the fill; "
+                        f"uploads failed: {up_failed:.0f} of {len(f.all('s3_fill_Bps', 'pullthrough-s3'))}",
+                        verdict(None if r is None else r >= 0.9 and up_failed == 0),
+                        "the upload runs behind the fill (from the local file); a failed upload fails the target"))
+
     w("## Targets\n")
     w("| target | measured | verdict | note |")
     w("| --- | --- | --- | --- |")
@@ -197,6 +216,16 @@ def main():
     w("| --- | --- | --- | --- |")
     w(f"| {fmt(hp and hp / 1e6, '', 0)} | {fmt(hn and hn / 1e6, '', 0)} | {fmt(hd and hd / 1e6, '', 0)} | "
       f"{fmt(f.med('stream_miss_Bps', 'pullthrough') and f.med('stream_miss_Bps', 'pullthrough') / 1e6, '', 0)} |\n")
+
+    if sb is not None:
+        w("## 8. BLOB_STORE on Ceph RGW: a large blob (MB/s, median)\n")
+        w(f"{meta.get('s3', '')}\n")
+        w("| from the bucket (empty disk) | local-disk hit | RGW direct (curl) | cold fill without BLOB_STORE | "
+          "cold fill with BLOB_STORE | upload done after the fill (s) |")
+        w("| --- | --- | --- | --- | --- | --- |")
+        w(f"| {fmt(sb and sb / 1e6, '', 0)} | {fmt(sl and sl / 1e6, '', 0)} | {fmt(sr and sr / 1e6, '', 0)} | "
+          f"{fmt(fw and fw / 1e6, '', 0)} | {fmt(fs and fs / 1e6, '', 0)} | "
+          f"{fmt(f.med('s3_upload_after_fill_s', 'pullthrough-s3'))} ({up_failed:.0f} failed) |\n")
 
     w("## 4. Manifest HEAD storm (cached tag manifest, pt_loadgen)\n")
     w("The baseline is nginx (2 workers) serving the same manifest over TLS with an EC P-256 certificate, "

@@ -17,6 +17,11 @@
 #        clients spread over them vs the image's size; hit throughput through a non-owner vs a
 #        local hit on the owner; HEAD p99 through a non-owner; the cost of the owner's death
 #        (SIGKILL) to the clients pulling from it at that moment (failed pulls, retries, recovery)
+#   8    BLOB_STORE on a real S3 server (tests/integration/rgw.sh's Ceph RGW over TLS, memstore):
+#        throughput of a large blob served from the bucket through the proxy (empty local cache) vs
+#        the same blob as a local-disk hit vs read from RGW directly (curl --aws-sigv4); cold fill
+#        throughput with BLOB_STORE (the upload runs behind it) vs without, and how long the upload
+#        takes after the fill. Skipped (with a note) when Ceph is not installed.
 # Results: bench/results/{results.md,raw.tsv,pulls.png} (BENCH_QUICK=1: bench/results/quick/).
 #
 # Environment (defaults for the full run / BENCH_QUICK=1):
@@ -30,6 +35,7 @@
 #   BENCH_STORM_CONNS      keep-alive connections (16); BENCH_HS_CONNS handshake threads (8)
 #   BENCH_CONC_CLIENTS     concurrent cold clients (50 / 10); BENCH_CONC_REPS (2 / 1)
 #   BENCH_IDLE_CONNS       idle client connections (1000 / 200)
+#   BENCH_S3_MB            the blob of section 8, MiB (256 / 32); RGW keeps it in RAM
 #   BENCH_UPSTREAM_MBIT=N  put the registry behind a relay limiting its answers to N Mbit/s in all
 #                          (bench/slow_link.py), as a registry across the internet would be; without
 #                          it the "upstream" is as fast as the cache and the skopeo client is the limit
@@ -42,7 +48,7 @@
 #   BENCH_PROXY_ENV="K=V .." more environment for the proxy (e.g. LOG_LEVEL=warn, to see what the
 #                          access log costs)
 #   BENCH_CLUSTER_DEATH_CLIENTS  clients pulling when a replica dies (10)
-#   BENCH_ONLY="storm idle" run only these sections (pulls throughput storm conc idle cluster); the
+#   BENCH_ONLY="storm idle" run only these sections (pulls throughput storm conc idle cluster s3); the
 #                          report marks the others "not measured" (for iterating on one target)
 #   KEEP=1                 keep the temp dir (logs of every component)
 set -euo pipefail
@@ -54,10 +60,10 @@ SRC_LOADGEN=${BENCH_LOADGEN:-$BENCH_REPO/build/pt_loadgen}
 
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
-  d_reps=2 d_big=32 d_layers=10 d_kb=256 d_stream=64 d_storm_s=2 d_storm_reps=1 d_conc=10 d_conc_reps=1 d_idle=200
+  d_reps=2 d_big=32 d_layers=10 d_kb=256 d_stream=64 d_storm_s=2 d_storm_reps=1 d_conc=10 d_conc_reps=1 d_idle=200 d_s3=32
   d_results=$BENCH_DIR/results/quick
 else
-  d_reps=5 d_big=512 d_layers=30 d_kb=1024 d_stream=1024 d_storm_s=5 d_storm_reps=3 d_conc=50 d_conc_reps=2 d_idle=1000
+  d_reps=5 d_big=512 d_layers=30 d_kb=1024 d_stream=1024 d_storm_s=5 d_storm_reps=3 d_conc=50 d_conc_reps=2 d_idle=1000 d_s3=256
   d_results=$BENCH_DIR/results
 fi
 REPS=${BENCH_REPS:-$d_reps}
@@ -72,6 +78,7 @@ HS_CONNS=${BENCH_HS_CONNS:-8}
 CONC_CLIENTS=${BENCH_CONC_CLIENTS:-$d_conc}
 CONC_REPS=${BENCH_CONC_REPS:-$d_conc_reps}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-$d_idle}
+S3_MB=${BENCH_S3_MB:-$d_s3}
 SKIP_SQUID=${BENCH_SKIP_SQUID:-0}
 RESULTS_DIR=${BENCH_RESULTS:-$d_results}
 PROFILE=${BENCH_PROFILE:-0}
@@ -172,7 +179,7 @@ meta commit "$(git -C "$BENCH_REPO" rev-parse --short HEAD 2>/dev/null || echo ?
 meta binary "$(sha256sum "$PULLTHROUGH_BIN" | cut -c1-12) ($(stat -c %y "$SRC_BIN" | cut -d. -f1))"
 meta cpus "$(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
 meta loadavg_start "$(cut -d' ' -f1-3 /proc/loadavg)"
-meta settings "reps=$REPS big=${BIG_MB}MiB many=${MANY_LAYERS}x${MANY_KB}KiB stream=${STREAM_MB}MiB storm=${STORM_REPS}x${STORM_SECONDS}s (keep-alive conns=$STORM_CONNS, handshake threads=$HS_CONNS) conc=${CONC_CLIENTS} clients x ${CONC_REPS} idle=$IDLE_CONNS quick=$QUICK${ONLY:+ only=$ONLY}"
+meta settings "reps=$REPS big=${BIG_MB}MiB many=${MANY_LAYERS}x${MANY_KB}KiB stream=${STREAM_MB}MiB s3=${S3_MB}MiB storm=${STORM_REPS}x${STORM_SECONDS}s (keep-alive conns=$STORM_CONNS, handshake threads=$HS_CONNS) conc=${CONC_CLIENTS} clients x ${CONC_REPS} idle=$IDLE_CONNS quick=$QUICK${ONLY:+ only=$ONLY}"
 meta tools "skopeo $(skopeo --version | awk '{print $3}'), curl $(curl --version | awk 'NR==1{print $2}'), nginx $(nginx -v 2>&1 | cut -d/ -f2), $(squid -v 2>/dev/null | awk 'NR==1{print "squid " $4}')"
 
 make_test_pki "$T/pki"
@@ -806,6 +813,86 @@ death_run 0
 death_run 1
 for n in "${CL_NAMES[@]}"; do [ -z "${R_PID[$n]}" ] || stop_replica "$n" TERM; done
 fi # cluster
+# ---------------------------------------------------------------- S3 blob store
+
+if want s3; then
+if ! command -v radosgw >/dev/null 2>&1 || ! command -v s3cmd >/dev/null 2>&1; then
+  log "== 8: skipped: Ceph RGW or s3cmd not installed (scripts/install-deps.sh)"
+  meta s3 "not measured: Ceph RGW or s3cmd not installed"
+else
+log "== 8: BLOB_STORE on Ceph RGW: a ${S3_MB} MiB blob"
+# shellcheck source=tests/integration/rgw.sh
+source "$BENCH_REPO/tests/integration/rgw.sh"
+# memstore holds objects in RAM: room for the object and an upload of it in flight.
+RGW_MEMSTORE_BYTES=$(((S3_MB * 4 + 256) * 1048576))
+[ "$RGW_MEMSTORE_BYTES" -ge 1073741824 ] || RGW_MEMSTORE_BYTES=1073741824
+RGW_TLS=1 start_rgw
+S3_BUCKET=pt-bench
+rgw_make_bucket "$S3_BUCKET"
+meta s3 "Ceph RGW $(radosgw --version 2>/dev/null | awk '{print $3}') (memstore, beast over TLS) on loopback, path style"
+# The blob: random bytes pushed to the registry as one blob, and its key in the bucket.
+head -c $((S3_MB * 1048576)) /dev/urandom >"$T/s3blob"
+S3_DIGEST=$(sha256_of "$T/s3blob")
+loc=$(curl -sS --fail --cacert "$TEST_CA_CRT" -X POST -D - -o /dev/null \
+  "https://$RADDR/v2/bench/s3raw/blobs/uploads/" | tr -d '\r' | awk -F': ' 'tolower($1)=="location"{print $2}')
+case "$loc" in http*) ;; *) loc="https://$RADDR$loc" ;; esac
+case "$loc" in *\?*) sep='&' ;; *) sep='?' ;; esac
+curl -sS --fail --cacert "$TEST_CA_CRT" -T "$T/s3blob" -H 'Content-Type: application/octet-stream' \
+  -o /dev/null "$loc${sep}digest=$S3_DIGEST" || fail "s3 blob upload to the registry failed"
+S3_KEY="bench/blobs/sha256/${S3_DIGEST#sha256:}"
+S3_ENV=("BLOB_STORE=s3://$S3_BUCKET/bench" "S3_ENDPOINT=$RGW_ENDPOINT" "AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY"
+  "AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY")
+S3_BLOB_URL="https://registry.test:$UPORT/v2/bench/s3raw/blobs/$S3_DIGEST"
+s3_fresh() { # [with-s3] — (re)starts pullthrough with an empty cache, with or without BLOB_STORE
+  [ -z "$PROXY_PID" ] || stop_proxy TERM
+  rm -rf "$T/proxy/cache"
+  if [ "${1:-}" = with-s3 ]; then start_proxy "${PT_ENV[@]}" "${S3_ENV[@]}"; else start_proxy "${PT_ENV[@]}"; fi
+}
+s3_speed() { # -> bytes/s of the blob through the proxy (its bytes checked)
+  local speed
+  speed=$(curl -sS --fail --max-time 600 --proxy "$PROXY_URL" --cacert "$PROXY_CA_CRT" -o "$T/s3blob.out" \
+    -w '%{speed_download}' "$S3_BLOB_URL") || fail "s3 section: GET of the blob through the proxy failed"
+  cmp -s "$T/s3blob" "$T/s3blob.out" || fail "s3 section: the proxy served other bytes"
+  rm -f "$T/s3blob.out"
+  echo "$speed"
+}
+s3_object_there() { s3curl -o /dev/null -w '%{http_code}' -I "$RGW_ENDPOINT/$S3_BUCKET/$S3_KEY" | grep -q '^200$'; }
+s3_metric() { curl -sS --max-time 5 "$PROXY_URL/metrics" | awk -v m="$1" '$1 == m {printf "%d\n", $2}'; }
+for rep in $(seq 1 "$REPS"); do
+  # Cold fills: without BLOB_STORE, then with it (the object not in the bucket yet).
+  s3c del "s3://$S3_BUCKET/$S3_KEY" >/dev/null 2>&1 || true
+  s3_fresh
+  rec s3_fill_Bps pullthrough "$(s3_speed)"
+  s3_fresh with-s3
+  rec s3_fill_Bps pullthrough-s3 "$(s3_speed)"
+  # The upload behind the fill: the time until the object is in the bucket (or the upload failed).
+  t0=$(now)
+  for _ in $(seq 1 1200); do
+    s3_object_there && break
+    [ "$(s3_metric pullthrough_s3_errors_total)" = 0 ] || break
+    sleep 0.1
+  done
+  if s3_object_there; then
+    rec s3_upload_after_fill_s pullthrough-s3 "$(elapsed "$t0" "$(now)")"
+  else
+    rec s3_upload_failed pullthrough-s3 1
+    log "s3: the proxy's upload failed: $(proxy_log_current | grep 'BLOB_STORE' | tail -1)"
+    s3c put -q "$T/s3blob" "s3://$S3_BUCKET/$S3_KEY" # so that the reads below have the object
+  fi
+  # Reads: from the bucket through a proxy with an empty disk, then the same blob as a local hit,
+  # then RGW itself.
+  s3_fresh with-s3
+  rec s3_hit_Bps from-bucket "$(s3_speed)"
+  rec s3_hit_Bps local-disk "$(s3_speed)"
+  rec s3_hit_Bps rgw-direct "$(s3curl --fail -o /dev/null -w '%{speed_download}' "$RGW_ENDPOINT/$S3_BUCKET/$S3_KEY")"
+  rec check_s3_downloads pullthrough-s3 "$(s3_metric pullthrough_s3_downloads_total)"
+  log "s3 rep $rep: $(grep -P '^s3_' "$RAW" | tail -6 | awk '{printf "%s/%s=%.1f ", $1, $2, ($1 ~ /Bps/ ? $3 / 1e6 : $3)}')"
+done
+stop_proxy TERM
+stop_rgw
+rm -f "$T/s3blob"
+fi
+fi # s3
 
 # ---------------------------------------------------------------- report
 
