@@ -1,6 +1,10 @@
 #include "proxy/app/cache_cli.hpp"
 
 #include "proxy/app/cache_tables.hpp"
+#include "proxy/app/object_store_setup.hpp"
+#include "proxy/net/resolve_overrides.hpp"
+#include "proxy/net/upstream_tls.hpp"
+#include "proxy/registry/object_store_eviction.hpp"
 
 #include "cache/cache_admin.hpp"
 #include "cache/cache_export.hpp"
@@ -9,6 +13,8 @@
 #include "common/units.hpp"
 
 #include <CLI/CLI.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -212,6 +218,47 @@ int cmd_gc(const fs::path& cache_dir, std::uint64_t max_bytes, bool json) {
   return 0;
 }
 
+// The bucket of BLOB_STORE down to a size, from outside the proxy (it may be running: the bucket
+// is shared, and deleting an object another replica reads only costs it a fetch upstream).
+int cmd_bucket_gc(std::uint64_t max_bytes, bool json) {
+  Config config;
+  config.blob_store = env_or("BLOB_STORE", "");
+  config.s3_endpoint = env_or("S3_ENDPOINT", "");
+  config.s3_region = env_or("S3_REGION", "");
+  config.s3_path_style = env_or("S3_PATH_STYLE", "");
+  config.aws_access_key_id = env_or("AWS_ACCESS_KEY_ID", "");
+  config.aws_secret_access_key = env_or("AWS_SECRET_ACCESS_KEY", "");
+  config.aws_session_token = env_or("AWS_SESSION_TOKEN", "");
+  if (config.blob_store.empty()) {
+    std::cerr << "pullthrough cache bucket-gc: BLOB_STORE is not set (s3://BUCKET[/PREFIX], with S3_ENDPOINT and "
+                 "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)\n";
+    return 2;
+  }
+  net::UpstreamTls tls(env_or("VERIFY_SSL", "true") != "false", env_or("UPSTREAM_CA_BUNDLE", ""));
+  const net::ResolveOverrides resolve(env_or("UPSTREAM_RESOLVE", ""));
+  const auto bucket = make_object_store(config, tls, resolve);
+  registry::BucketEviction result;
+  asio::io_context io;
+  auto run = [&]() -> asio::awaitable<void> { result = co_await registry::evict_bucket(*bucket.store, max_bytes, nullptr); };
+  asio::co_spawn(io, run(), [](std::exception_ptr error) {
+    if (error) std::rethrow_exception(error);
+  });
+  io.run();
+  if (json) {
+    print_json({{"objects", result.objects}, {"bytes_before", result.bytes}, {"deleted", result.deleted},
+                {"deleted_bytes", result.deleted_bytes}, {"error", result.error}});
+  } else {
+    std::cout << fmt::format("bucket-gc: {} object(s), {} in {}; deleted {} ({}) to fit {}\n", result.objects,
+                             format_size(result.bytes), bucket.store->endpoint.describe(), result.deleted,
+                             format_size(result.deleted_bytes), format_size(max_bytes));
+  }
+  if (!result.error.empty()) {
+    std::cerr << "pullthrough cache bucket-gc: " << result.error << "\n";
+    return 1;
+  }
+  return 0;
+}
+
 // export and import name images as `rm` does, but always one image: a tag or a digest.
 std::vector<cache::ImageReference> image_references(const std::vector<std::string>& texts) {
   std::vector<cache::ImageReference> references;
@@ -394,6 +441,13 @@ int run_cache_cli(int argc, char** argv) {
       ->capture_default_str();
   gc->add_flag("--json", json, "JSON output");
 
+  auto* bucket_gc = app.add_subcommand(
+      "bucket-gc", "Delete the oldest objects of BLOB_STORE's bucket down to a size (env BLOB_STORE, S3_*, AWS_*)");
+  std::string bucket_max = env_or("S3_MAX_SIZE", "");
+  bucket_gc->add_option("--max-size", bucket_max, "Delete down to this size, e.g. 500g (env S3_MAX_SIZE)")->required(
+      bucket_max.empty());
+  bucket_gc->add_flag("--json", json, "JSON output");
+
   auto* export_cmd = app.add_subcommand(
       "export", "Write cached images as an OCI image layout in a tar (every cached platform), for another site");
   std::string output;
@@ -427,6 +481,7 @@ int run_cache_cli(int argc, char** argv) {
     if (*stats) return cmd_stats(cache_dir, max_bytes, json);
     if (*rm) return cmd_rm(cache_dir, references, tag_only, dry_run, json);
     if (*gc) return cmd_gc(cache_dir, max_bytes, json);
+    if (*bucket_gc) return cmd_bucket_gc(parse_size(bucket_max), json);
     if (*export_cmd) return cmd_export(cache_dir, output, images);
     if (*import_cmd) return cmd_import(cache_dir, archive, max_bytes);
   } catch (const std::exception& e) {

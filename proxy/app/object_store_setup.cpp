@@ -126,11 +126,8 @@ void start_bucket_eviction(asio::any_io_executor executor, const registry::Objec
   });
 }
 
-ObjectStoreSetup set_up_object_store(const Config& config, net::UpstreamTls& tls, const net::ResolveOverrides& resolve,
-                                     cache::CacheStore* cache, asio::thread_pool& blocking,
-                                     const cluster::Members* members) {
+ObjectStoreSetup make_object_store(const Config& config, net::UpstreamTls& tls, const net::ResolveOverrides& resolve) {
   ObjectStoreSetup setup;
-  if (config.blob_store.empty()) return setup;
   auto endpoint = s3::parse_store_location({.blob_store = config.blob_store,
                                             .endpoint = config.s3_endpoint,
                                             .region = config.s3_region,
@@ -143,12 +140,19 @@ ObjectStoreSetup set_up_object_store(const Config& config, net::UpstreamTls& tls
   auto key = s3::access_key_from_settings(config.aws_access_key_id, config.aws_secret_access_key,
                                           config.aws_session_token);
   if (!key) throw std::invalid_argument("BLOB_STORE needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
-  if (!cache) throw std::invalid_argument("BLOB_STORE needs the local cache (CACHE_DIR) in front of the bucket");
-
   setup.health = std::make_unique<registry::ObjectStoreHealth>();
   setup.store = std::make_unique<registry::ObjectStore>(
       registry::ObjectStore{.endpoint = std::move(endpoint), .key = std::move(*key), .tls = tls, .resolve = resolve,
                             .health = *setup.health});
+  return setup;
+}
+
+ObjectStoreSetup set_up_object_store(const Config& config, net::UpstreamTls& tls, const net::ResolveOverrides& resolve,
+                                     cache::CacheStore* cache, asio::thread_pool& blocking,
+                                     const cluster::Members* members) {
+  if (config.blob_store.empty()) return {};
+  if (!cache) throw std::invalid_argument("BLOB_STORE needs the local cache (CACHE_DIR) in front of the bucket");
+  auto setup = make_object_store(config, tls, resolve);
   setup.uploads = std::make_unique<registry::ObjectUploads>(*setup.store, *cache, blocking);
   setup.store->uploads = setup.uploads.get();
 

@@ -27,6 +27,10 @@ struct ObjectStoreSetup {
   std::unique_ptr<registry::ObjectUploads> uploads;
 };
 
+// The bucket of BLOB_STORE and the S3_* settings, unchecked and with no uploads: what a tool
+// (`pullthrough cache bucket-gc`) needs. Throws std::invalid_argument for bad settings.
+ObjectStoreSetup make_object_store(const Config& config, net::UpstreamTls& tls, const net::ResolveOverrides& resolve);
+
 // Empty when BLOB_STORE is. Throws std::invalid_argument / std::runtime_error (fatal at start-up).
 // `members`: with PEERS, only the uploads of keys this replica owns are aborted (another
 // replica's may be in progress).
