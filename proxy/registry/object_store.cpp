@@ -81,8 +81,9 @@ asio::awaitable<S3Answer> s3_request(net::UpstreamConnection& connection, const 
   for (int attempt = 0;; ++attempt) {
     const bool reused = connection.is_for(host, store.endpoint.port) && connection.requests() > 0;
     if (!connection.is_for(host, store.endpoint.port)) {
-      deadline.expires_after(connect_timeout);
-      if (auto failure = co_await connection.open(host, store.endpoint.port)) {
+      deadline.expires_after(connect_timeout + std::chrono::seconds(5));  // the timer below decides
+      if (auto failure = co_await net::open_within(connection, host, store.endpoint.port, connect_timeout,
+                                                   "the bucket's connect timeout")) {
         co_return S3Answer{.unreachable = failure->unreachable, .error = failure->message};
       }
     }

@@ -11,6 +11,7 @@
 #include "cache/tag_record.hpp"
 #include "common/run_blocking.hpp"
 
+#include <asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
 namespace pt::registry {
@@ -72,9 +73,22 @@ namespace pt::registry {
 
 asio::awaitable<std::optional<cache::TagRecord>> Session::import_tag_from_store(const cache::RegistryRequest& classified,
                                                                                const std::string& tag_key) {
+  using namespace asio::experimental::awaitable_operators;
+  const ObjectStore& store = *deps_.object_store;
+  // On a deadline of its own: a bucket that hangs costs this lookup, never the client's session.
+  Deadline deadline;
+  deadline_.expires_after(settings_.upstream_idle_timeout);  // the lookup's own deadline decides
+  std::optional<cache::TagRecord> imported;
+  auto steps = [&]() -> asio::awaitable<void> { imported = co_await import_tag_steps(classified, tag_key, deadline); };
+  co_await (steps() || deadline.watchdog());
+  co_return imported;
+}
+
+asio::awaitable<std::optional<cache::TagRecord>> Session::import_tag_steps(const cache::RegistryRequest& classified,
+                                                                          const std::string& tag_key, Deadline& deadline) {
   const ObjectStore& store = *deps_.object_store;
   const auto record_spec = s3::get_object(store.endpoint, tag_object_key(tag_key));
-  const S3Answer found = co_await s3_request(upstream_, store, record_spec, deadline_);
+  const S3Answer found = co_await s3_request(upstream_, store, record_spec, deadline);
   if (!found.ok) {
     store.health.failed(fmt::format("{}: {}", store.endpoint.describe(), found.error));
     co_return std::nullopt;
@@ -93,7 +107,7 @@ asio::awaitable<std::optional<cache::TagRecord>> Session::import_tag_from_store(
   const auto now = cache::now_timestamp();
   for (const auto& variant : record->variants) {
     const auto manifest_spec = s3::get_object(store.endpoint, object_key(variant.digest));
-    const S3Answer manifest = co_await s3_request(upstream_, store, manifest_spec, deadline_);
+    const S3Answer manifest = co_await s3_request(upstream_, store, manifest_spec, deadline);
     if (!manifest.ok || manifest.status != 200) co_return std::nullopt;
     const cache::IndexEntry entry{.key = cache::manifest_key(registry, classified.repository, variant.digest),
                                   .digest = variant.digest,

@@ -225,10 +225,13 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
   for (int attempt = 0;; ++attempt) {
     if (!connection.is_for(origin.host, origin.port)) {
       std::optional<net::UpstreamFailure> failure;
-      if (hop == Hop::peer) {
-        deadline_.expires_after(deps_.cluster->connect_timeout + std::chrono::seconds(5));
-        failure = co_await net::open_within(connection, origin.host, origin.port, deps_.cluster->connect_timeout,
-                                            "PEER_CONNECT_TIMEOUT");
+      if (hop != Hop::upstream) {
+        // A peer or the bucket failing moves the request on (next candidate, upstream): their
+        // connect has a timer of its own, so the session's deadline never ends the client's pull.
+        const auto limit = hop == Hop::peer ? deps_.cluster->connect_timeout : config.connect_timeout;
+        deadline_.expires_after(limit + std::chrono::seconds(5));
+        failure = co_await net::open_within(connection, origin.host, origin.port, limit,
+                                            hop == Hop::peer ? "PEER_CONNECT_TIMEOUT" : "CONNECT_TIMEOUT");
       } else {
         deadline_.expires_after(config.connect_timeout);
         failure = co_await connection.open(origin.host, origin.port);
@@ -269,9 +272,9 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
       response.reset();
       response.expect_response_to(head.method);
       deadline_.expires_after(config.upstream_idle_timeout);
-      if (hop == Hop::peer) {
-        // A stopped replica keeps its sockets open: its silence must move the request on to the
-        // next candidate within HEADER_TIMEOUT, not end the client's session at the idle timeout.
+      if (hop != Hop::upstream) {
+        // A stopped replica (or bucket) keeps its sockets open: its silence must move the request
+        // on within HEADER_TIMEOUT, not end the client's session at the idle timeout.
         status = co_await read_head_within(connection, response, ec, config.header_timeout);
       } else {
         status = co_await http::read_head(connection.stream(), connection.buffer(), response, ec);

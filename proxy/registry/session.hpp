@@ -115,6 +115,8 @@ private:
   // into the local cache; nullopt when the bucket has none (or failed).
   asio::awaitable<std::optional<cache::TagRecord>> import_tag_from_store(const cache::RegistryRequest& classified,
                                                                         const std::string& tag_key);
+  asio::awaitable<std::optional<cache::TagRecord>> import_tag_steps(const cache::RegistryRequest& classified,
+                                                                    const std::string& tag_key, Deadline& deadline);
   // One upstream of a chain that is not the registry: the client's credentials are the registry's,
   // so they stay home; the mirror gets its own (AUTH_REGISTRIES) and the proxy's Bearer tokens.
   asio::awaitable<Exchange> exchange_with_mirror(const Upstream& upstream, const cache::RegistryRequest& classified,
