@@ -145,6 +145,7 @@ asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const s
   const std::uint64_t size = reader->size();
   const std::string type = media_type.empty() ? std::string("application/octet-stream") : media_type;
   bool done = false;
+  bool already_there = false;
 
   auto steps = [&]() -> asio::awaitable<void> {
     // Another replica may have sent it: content-addressed, so the same bytes.
@@ -154,6 +155,7 @@ asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const s
     const auto existing = co_await s3_request(connection, store_, head, deadline);
     if (existing.ok && existing.status == 200) {
       done = true;
+      already_there = true;  // not an upload: the counters say what was sent
       co_return;
     }
     const auto plan = s3::PartPlan::make(size);
@@ -216,7 +218,7 @@ asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const s
   };
   co_await (steps() || deadline.watchdog());
   connection.close();
-  if (done) {
+  if (done && !already_there) {
     store_.health.uploaded(size);
     spdlog::debug("BLOB_STORE: {} ({} bytes) is in the bucket", digest.str(), size);
   }
