@@ -42,8 +42,8 @@ BIG_DIGEST=$(for d in $BLOBS; do echo "$(stat -c %s "$SEED/${d#sha256:}") $d"; d
 BIG_SIZE=$(stat -c %s "$SEED/${BIG_DIGEST#sha256:}")
 IMAGE="registry.test:$RPORT/library/app:1.0"
 BY_DIGEST="registry.test:$RPORT/library/app@$DIGEST"
-ALL_KEYS="$BLOBS $DIGEST" # every blob and the manifest, by digest
-N_KEYS=$(wc -w <<<"$ALL_KEYS")
+mapfile -t ALL_KEYS < <(echo "$BLOBS"; echo "$DIGEST") # every blob and the manifest, by digest
+N_KEYS=${#ALL_KEYS[@]}
 ALL_BYTES=$(($(files_bytes "$SEED") - $(stat -c %s "$SEED/version")))
 
 S3_ENV=("BLOB_STORE=s3://$BUCKET/$PREFIX" "S3_ENDPOINT=$RGW_ENDPOINT" "AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY"
@@ -60,7 +60,7 @@ bucket_keys() { # -> the hex names under PREFIX/blobs/sha256/, one per line
   s3c ls -r "s3://$BUCKET/$PREFIX/blobs/sha256/" | sed -n 's:.*/blobs/sha256/\([0-9a-f]*\)$:\1:p' || true
 }
 wait_bucket_has() { # SECONDS DIGEST... — polls until every DIGEST is a key in the bucket
-  local secs=$1 deadline d missing
+  local secs=$1 deadline d missing failed
   shift
   deadline=$((SECONDS + secs))
   while :; do
@@ -68,6 +68,9 @@ wait_bucket_has() { # SECONDS DIGEST... — polls until every DIGEST is a key in
     keys=$(bucket_keys)
     for d in "$@"; do grep -qx "${d#sha256:}" <<<"$keys" || missing+=" $d"; done
     [ -n "$missing" ] || return 0
+    # An upload the proxy says failed will not appear: say why at once.
+    failed=$(tail -n +"$((${UPLOAD_MARK:-0} + 1))" "$PROXY_LOG" | grep -E 'BLOB_STORE: upload of .* failed' | head -1 || true)
+    [ -z "$failed" ] || fail "the bucket lacks:$missing; the proxy says: $failed"
     [ "$SECONDS" -lt "$deadline" ] || fail "after ${secs}s the bucket still lacks:$missing (has: $(tr '\n' ' ' <<<"$keys"))"
     sleep 0.2
   done
@@ -85,7 +88,7 @@ verify_dir_digests "$T/out-a" "$DIGEST"
 assert_eq "$(cdn_blob_gets)" 4 "replica A fetched each of the 4 blobs once from the CDN"
 for d in $BLOBS; do assert_log_line "/blobs/$d" status=200 cache=MISS; done
 t1=$EPOCHREALTIME
-wait_bucket_has 60 $ALL_KEYS
+wait_bucket_has 60 "${ALL_KEYS[@]}"
 ok "every blob and the manifest is in the bucket $(ms_since "$t1") ms after the pull ($N_KEYS objects)"
 for _ in $(seq 1 50); do
   tag_objects=$(s3c ls -r "s3://$BUCKET/$PREFIX/tags/" | grep -c "s3://$BUCKET/$PREFIX/tags/." || true)
@@ -98,10 +101,10 @@ log "replica A: pull + upload of $N_KEYS objects ($ALL_BYTES bytes) in $(ms_sinc
 # The ~20 MB layer went up in 8 MiB parts; the object is complete, the right size and the right bytes.
 big_key="$PREFIX/blobs/sha256/${BIG_DIGEST#sha256:}"
 head_out=$(s3curl -I "$RGW_ENDPOINT/$BUCKET/$big_key" | tr -d '\r')
-parts=$(((BIG_SIZE + 8388607) / 8388608))
+n_parts=$(((BIG_SIZE + 8388607) / 8388608))
 assert_match "$head_out" "^Content-Length: $BIG_SIZE\$" "the multipart object has the layer's size ($BIG_SIZE)"
-if [ "$parts" -gt 1 ]; then
-  assert_match "$head_out" "^ETag: \"[0-9a-f]{32}-$parts\"\$" "the object was a multipart upload of $parts parts"
+if [ "$n_parts" -gt 1 ]; then
+  assert_match "$head_out" "^ETag: \"[0-9a-f]{32}-$n_parts\"\$" "the object was a multipart upload of $n_parts parts"
 fi
 s3c get -q "s3://$BUCKET/$big_key" "$T/big.back"
 assert_eq "$(sha256_of "$T/big.back")" "$BIG_DIGEST" "the multipart object's bytes hash to the layer's digest"
@@ -116,7 +119,7 @@ assert_eq "$(metric pullthrough_s3_uploads_total)" "$N_KEYS" "A: pullthrough_s3_
 assert_eq "$(metric pullthrough_s3_uploaded_bytes_total)" "$ALL_BYTES" "A: pullthrough_s3_uploaded_bytes_total = $ALL_BYTES"
 assert_eq "$(metric pullthrough_s3_downloads_total)" 0 "A: pullthrough_s3_downloads_total = 0"
 assert_eq "$(metric pullthrough_s3_errors_total)" 0 "A: pullthrough_s3_errors_total = 0"
-stop_proxy
+stop_proxy TERM
 
 # ------------------------------------------------------------------ B: an empty replica
 manifest_mtime() { s3curl -I "$RGW_ENDPOINT/$BUCKET/$PREFIX/blobs/sha256/${DIGEST#sha256:}" | tr -d '\r' | grep -i '^Last-Modified:'; }
@@ -141,7 +144,7 @@ assert_eq "$(metric pullthrough_s3_errors_total)" 0 "B: pullthrough_s3_errors_to
 # B's local copies are verified and served as hits now.
 proxy_pull "$IMAGE" "$T/out-b2" || fail "replica B: second pull failed"
 assert_log_line "/blobs/$BIG_DIGEST" status=200 cache=HIT
-stop_proxy
+stop_proxy TERM
 
 # ------------------------------------------------------------------ C: the bucket alone
 kill "${REG_PID[reg]}"
@@ -160,7 +163,7 @@ for d in $BLOBS; do assert_log_line "/blobs/$d" status=200 cache=MISS upstream=s
 assert_eq "$(metric pullthrough_s3_downloads_total)" 5 "C: pullthrough_s3_downloads_total = 5 (manifest and blobs)"
 # The tag too: its record is in the bucket (tags/<SHA-256 of the record's key>), imported with
 # its manifest by a replica that has none.
-stop_proxy
+stop_proxy TERM
 start_proxy "${PT_ENV[@]}" "CACHE_DIR=$T/cache-c-tag"
 t0=$EPOCHREALTIME
 proxy_pull "$IMAGE" "$T/out-c-tag" || fail "replica C: pull by tag with the registry and CDN down failed"

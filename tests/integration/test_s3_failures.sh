@@ -38,7 +38,7 @@ bucket_keys() { # -> the hex names under PREFIX/blobs/sha256/, one per line
   s3c ls -r "s3://$BUCKET/$PREFIX/blobs/sha256/" | sed -n 's:.*/blobs/sha256/\([0-9a-f]*\)$:\1:p' || true
 }
 wait_bucket_has() { # SECONDS DIGEST... — polls until every DIGEST is a key in the bucket
-  local secs=$1 deadline d missing keys
+  local secs=$1 deadline d missing failed keys
   shift
   deadline=$((SECONDS + secs))
   while :; do
@@ -46,11 +46,14 @@ wait_bucket_has() { # SECONDS DIGEST... — polls until every DIGEST is a key in
     keys=$(bucket_keys)
     for d in "$@"; do grep -qx "${d#sha256:}" <<<"$keys" || missing+=" $d"; done
     [ -n "$missing" ] || return 0
+    # An upload the proxy says failed will not appear: say why at once.
+    failed=$(tail -n +"$((${UPLOAD_MARK:-0} + 1))" "$PROXY_LOG" | grep -E 'BLOB_STORE: upload of .* failed' | head -1 || true)
+    [ -z "$failed" ] || fail "the bucket lacks:$missing; the proxy says: $failed"
     [ "$SECONDS" -lt "$deadline" ] || fail "after ${secs}s the bucket still lacks:$missing"
     sleep 0.2
   done
 }
-image_keys() { echo "$(image_blobs "${IMAGE_DIR[$1]}") ${IMAGE_DIGEST[$1]}"; } # REF -> blobs and manifest
+image_keys() { image_blobs "${IMAGE_DIR[$1]}"; echo "${IMAGE_DIGEST[$1]}"; } # REF -> blobs and manifest
 uploads_in_progress() { s3c multipart "s3://$BUCKET" | grep -E "s3://$BUCKET/.+" || true; }
 ms_since() { echo $(($(_rgw_usec "$EPOCHREALTIME") / 1000 - $(_rgw_usec "$1") / 1000)); }
 section() { SECTION_T0=$EPOCHREALTIME; log "== $*"; }
@@ -74,7 +77,7 @@ section "(a) wrong secret, (b) missing bucket, unreachable endpoint"
 WRONG_SECRET=wrongSecretKey0000000000000000000000xyz
 run_proxy_once "${PT_ENV[@]}" "BLOB_STORE=s3://$BUCKET/$PREFIX" "S3_ENDPOINT=$RGW_ENDPOINT" \
   "AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY" "AWS_SECRET_ACCESS_KEY=$WRONG_SECRET"
-[ "$RUN_RC" != 124 ] && [ "$RUN_RC" != 137 ] || fail "(a) with a wrong secret the proxy did not exit within 30 s"
+case "$RUN_RC" in 124 | 137) fail "(a) with a wrong secret the proxy did not exit within 30 s" ;; esac
 assert_ne "$RUN_RC" 0 "(a) wrong secret: the proxy exits non-zero ($RUN_RC)"
 assert_contains "$RUN_OUT" "BLOB_STORE: $RGW_ENDPOINT bucket $BUCKET prefix $PREFIX" "(a) the message names the endpoint and the bucket"
 assert_contains "$RUN_OUT" "refused us: 403 SignatureDoesNotMatch" "(a) the message says 403 SignatureDoesNotMatch"
@@ -82,7 +85,7 @@ assert_not_contains "$RUN_OUT" "$WRONG_SECRET" "(a) the secret is never printed"
 assert_not_contains "$RUN_OUT" "listening on" "(a) it never started listening"
 
 run_proxy_once "${PT_ENV[@]}" "${S3_ENV[@]}" "BLOB_STORE=s3://no-such-bucket/$PREFIX"
-[ "$RUN_RC" != 124 ] && [ "$RUN_RC" != 137 ] || fail "(b) with a missing bucket the proxy did not exit within 30 s"
+case "$RUN_RC" in 124 | 137) fail "(b) with a missing bucket the proxy did not exit within 30 s" ;; esac
 assert_ne "$RUN_RC" 0 "(b) missing bucket: the proxy exits non-zero ($RUN_RC)"
 assert_contains "$RUN_OUT" "BLOB_STORE: $RGW_ENDPOINT bucket no-such-bucket prefix $PREFIX" "(b) the message names the endpoint and the bucket"
 assert_contains "$RUN_OUT" "refused us: 404 NoSuchBucket" "(b) the message says 404 NoSuchBucket"
@@ -94,14 +97,16 @@ start_proxy "${PT_ENV[@]}" "${S3_ENV[@]}" "S3_ENDPOINT=https://127.0.0.1:$dead_p
 assert_log_line "BLOB_STORE: https://127.0.0.1:$dead_port bucket $BUCKET" "is unreachable"
 proxy_pull "$(img app:1.0)" "$T/out-unreachable" >/dev/null || fail "pull with the bucket unreachable since start-up failed"
 verify_dir_digests "$T/out-unreachable" "${IMAGE_DIGEST[library/app:1.0]}"
-stop_proxy
+stop_proxy TERM
 section_end
 
 # ------------------------------------------------------------------ (c) S3 stopped mid-run
 section "(c) radosgw stopped mid-run"
+UPLOAD_MARK=$(proxy_log_mark)
 start_proxy "${PT_ENV[@]}" "${S3_ENV[@]}" "CACHE_DIR=$T/cache-c"
 proxy_pull "$(img app:1.0)" "$T/out-c1" >/dev/null || fail "(c) first pull failed"
-wait_bucket_has 30 $(image_keys library/app:1.0)
+mapfile -t keys < <(image_keys library/app:1.0)
+wait_bucket_has 30 "${keys[@]}"
 ok "(c) app:1.0 is in the bucket"
 stop_rgw_gateway
 mark=$(proxy_log_mark)
@@ -125,12 +130,14 @@ warnings=$(tail -n +"$((mark + 1))" "$PROXY_LOG" | grep -c 'pulls go on without 
 assert_eq "$warnings" 1 "(c) the S3 failure is logged once, not per request ($errors errors)"
 assert_eq "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$PROXY_URL/healthz")" 200 "(c) /healthz stays 200 with S3 down"
 start_rgw_gateway
+UPLOAD_MARK=$(proxy_log_mark) # (the uploads that failed while radosgw was down are logged above)
 proxy_pull "$(img app:3.0)" "$T/out-c4" >/dev/null || fail "(c) pull after S3 came back failed"
 verify_dir_digests "$T/out-c4" "${IMAGE_DIGEST[library/app:3.0]}"
-wait_bucket_has 30 $(image_keys library/app:3.0)
+mapfile -t keys < <(image_keys library/app:3.0)
+wait_bucket_has 30 "${keys[@]}"
 ok "(c) S3 back: the next fill (app:3.0) is uploaded"
 assert_proxy_alive
-stop_proxy
+stop_proxy TERM
 section_end
 
 # ------------------------------------------------------------------ (e) a corrupt object
@@ -165,7 +172,7 @@ if [ "$(sha256_of "$T/layer.bucket")" = "$LAYER" ]; then
 else
   log "NOTE: (e) the bucket still holds the corrupt copy of $LAYER after the verified fill (it is not replaced)"
 fi
-stop_proxy
+stop_proxy TERM
 section_end
 
 # ------------------------------------------------------------------ (d) kill -9 mid multipart
