@@ -166,11 +166,16 @@ verify_dir_digests "$T/out-e" "${IMAGE_DIGEST[library/app:1.0]}"
 wait_proxy_requests "$mark" 1 "/blobs/$LAYER"
 assert_eq "$(proxy_requests_since "$mark" "/blobs/$LAYER .*upstream=s3" | wc -l)" 0 "(e) the retry of $LAYER did not come from the bucket"
 assert_log_line "/blobs/$LAYER" status=200 cache=MISS
+sleep 1 # (the upload after the fill runs in the background)
 s3c get -q --force "s3://$BUCKET/$PREFIX/blobs/sha256/${LAYER#sha256:}" "$T/layer.bucket"
 if [ "$(sha256_of "$T/layer.bucket")" = "$LAYER" ]; then
   ok "(e) the bucket's copy was replaced by the verified fill"
+  assert_eq "$(metric pullthrough_s3_uploads_total)" 1 "(e) pullthrough_s3_uploads_total counts the replacement"
 else
   log "NOTE: (e) the bucket still holds the corrupt copy of $LAYER after the verified fill (it is not replaced)"
+  # Then nothing was sent: an object found in the bucket by the upload's HEAD is no upload.
+  assert_eq "$(metric pullthrough_s3_uploads_total)/$(metric pullthrough_s3_uploaded_bytes_total)" 0/0 \
+    "(e) pullthrough_s3_uploads_total/uploaded_bytes_total stay 0 (nothing was uploaded)"
 fi
 stop_proxy TERM
 section_end
