@@ -279,3 +279,31 @@ s3curl() {
 rgw_make_bucket() {
   s3c mb "s3://$1" >/dev/null || _rgw_fail "could not create bucket $1"
 }
+
+# ---------------------------------------------------------------- the proxy and its bucket
+# For tests of BLOB_STORE; they set BUCKET and PREFIX (the store's s3://BUCKET/PREFIX), and use
+# lib.sh's proxy (PROXY_URL, PROXY_LOG). UPLOAD_MARK: a line of PROXY_LOG after which a logged
+# upload failure ends wait_bucket_has at once.
+metric() { # NAME -> its value on the running proxy's /metrics ("absent" when missing)
+  curl -sS --fail --max-time 5 -o "$T/metrics.txt" "$PROXY_URL/metrics" || fail "GET /metrics failed"
+  $PY "$IT_DIR/prom_query.py" "$T/metrics.txt" "$1" | awk '{if ($1 == "absent") print; else printf "%d\n", $1}'
+}
+bucket_keys() { # -> the hex names under PREFIX/blobs/sha256/, one per line
+  s3c ls -r "s3://$BUCKET/$PREFIX/blobs/sha256/" | sed -n 's:.*/blobs/sha256/\([0-9a-f]*\)$:\1:p' || true
+}
+wait_bucket_has() { # SECONDS DIGEST... — polls until every DIGEST is a key in the bucket
+  local secs=$1 deadline d missing failed keys
+  shift
+  deadline=$((SECONDS + secs))
+  while :; do
+    missing=""
+    keys=$(bucket_keys)
+    for d in "$@"; do grep -qx "${d#sha256:}" <<<"$keys" || missing+=" $d"; done
+    [ -n "$missing" ] || return 0
+    # An upload the proxy says failed will not appear: say why at once.
+    failed=$(tail -n +"$((${UPLOAD_MARK:-0} + 1))" "$PROXY_LOG" | grep -E 'BLOB_STORE: upload of .* failed' | head -1 || true)
+    [ -z "$failed" ] || fail "the bucket lacks:$missing; the proxy says: $failed"
+    [ "$SECONDS" -lt "$deadline" ] || fail "after ${secs}s the bucket still lacks:$missing (has: $(tr '\n' ' ' <<<"$keys"))"
+    sleep 0.2
+  done
+}

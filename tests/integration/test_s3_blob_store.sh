@@ -52,29 +52,6 @@ PT_ENV=(REGISTRIES=registry.test "UPSTREAM_RESOLVE=registry.test=$REG_IP cdn.tes
   "UPSTREAM_CA_BUNDLE=$TEST_CA_CRT" "AUTH_REGISTRIES=registry.test:alice:s3cret" "${S3_ENV[@]}")
 
 cdn_blob_gets() { grep -c 'GET /docker/registry/v2/blobs/sha256/' "$CDN_DIR/access.log" || true; }
-metric() { # NAME -> its value on the running proxy's /metrics ("absent" when missing)
-  curl -sS --fail --max-time 5 -o "$T/metrics.txt" "$PROXY_URL/metrics" || fail "GET /metrics failed"
-  $PY "$IT_DIR/prom_query.py" "$T/metrics.txt" "$1" | awk '{if ($1 == "absent") print; else printf "%d\n", $1}'
-}
-bucket_keys() { # -> the hex names under PREFIX/blobs/sha256/, one per line
-  s3c ls -r "s3://$BUCKET/$PREFIX/blobs/sha256/" | sed -n 's:.*/blobs/sha256/\([0-9a-f]*\)$:\1:p' || true
-}
-wait_bucket_has() { # SECONDS DIGEST... — polls until every DIGEST is a key in the bucket
-  local secs=$1 deadline d missing failed
-  shift
-  deadline=$((SECONDS + secs))
-  while :; do
-    missing=""
-    keys=$(bucket_keys)
-    for d in "$@"; do grep -qx "${d#sha256:}" <<<"$keys" || missing+=" $d"; done
-    [ -n "$missing" ] || return 0
-    # An upload the proxy says failed will not appear: say why at once.
-    failed=$(tail -n +"$((${UPLOAD_MARK:-0} + 1))" "$PROXY_LOG" | grep -E 'BLOB_STORE: upload of .* failed' | head -1 || true)
-    [ -z "$failed" ] || fail "the bucket lacks:$missing; the proxy says: $failed"
-    [ "$SECONDS" -lt "$deadline" ] || fail "after ${secs}s the bucket still lacks:$missing (has: $(tr '\n' ' ' <<<"$keys"))"
-    sleep 0.2
-  done
-}
 ms_since() { echo $(($(_rgw_usec "$EPOCHREALTIME") / 1000 - $(_rgw_usec "$1") / 1000)); }
 
 # ------------------------------------------------------------------ A: fills the bucket

@@ -30,29 +30,6 @@ S3_ENV=("BLOB_STORE=s3://$BUCKET/$PREFIX" "S3_ENDPOINT=$RGW_ENDPOINT" "AWS_ACCES
   "AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY")
 PT_ENV=("${STD_PROXY_ENV[@]}" "AUTH_REGISTRIES=registry.test:$RCREDS")
 
-metric() { # NAME -> its value on the running proxy's /metrics ("absent" when missing)
-  curl -sS --fail --max-time 5 -o "$T/metrics.txt" "$PROXY_URL/metrics" || fail "GET /metrics failed"
-  $PY "$IT_DIR/prom_query.py" "$T/metrics.txt" "$1" | awk '{if ($1 == "absent") print; else printf "%d\n", $1}'
-}
-bucket_keys() { # -> the hex names under PREFIX/blobs/sha256/, one per line
-  s3c ls -r "s3://$BUCKET/$PREFIX/blobs/sha256/" | sed -n 's:.*/blobs/sha256/\([0-9a-f]*\)$:\1:p' || true
-}
-wait_bucket_has() { # SECONDS DIGEST... — polls until every DIGEST is a key in the bucket
-  local secs=$1 deadline d missing failed keys
-  shift
-  deadline=$((SECONDS + secs))
-  while :; do
-    missing=""
-    keys=$(bucket_keys)
-    for d in "$@"; do grep -qx "${d#sha256:}" <<<"$keys" || missing+=" $d"; done
-    [ -n "$missing" ] || return 0
-    # An upload the proxy says failed will not appear: say why at once.
-    failed=$(tail -n +"$((${UPLOAD_MARK:-0} + 1))" "$PROXY_LOG" | grep -E 'BLOB_STORE: upload of .* failed' | head -1 || true)
-    [ -z "$failed" ] || fail "the bucket lacks:$missing; the proxy says: $failed"
-    [ "$SECONDS" -lt "$deadline" ] || fail "after ${secs}s the bucket still lacks:$missing"
-    sleep 0.2
-  done
-}
 image_keys() { image_blobs "${IMAGE_DIR[$1]}"; echo "${IMAGE_DIGEST[$1]}"; } # REF -> blobs and manifest
 uploads_in_progress() { s3c multipart "s3://$BUCKET" | grep -E "s3://$BUCKET/.+" || true; }
 ms_since() { echo $(($(_rgw_usec "$EPOCHREALTIME") / 1000 - $(_rgw_usec "$1") / 1000)); }
