@@ -20,13 +20,7 @@
 namespace pt::app {
 namespace {
 
-using registry::S3Answer;
 
-std::string why(const S3Answer& answer) {
-  if (!answer.ok) return answer.error;
-  auto error = s3::parse_error(answer.body);
-  return error ? fmt::format("{} {}", answer.status, error->describe()) : fmt::format("status {}", answer.status);
-}
 
 // The start-up conversation with the bucket, on a private io_context: nothing is serving yet.
 struct StartupCheck {
@@ -55,7 +49,7 @@ struct StartupCheck {
       co_return;
     }
     if (listed.status != 200) {
-      fatal = why(listed);
+      fatal = registry::describe(listed);
       co_return;
     }
     // Multipart uploads a crash left behind: their parts cost storage and are never completed.
@@ -65,7 +59,7 @@ struct StartupCheck {
           store.endpoint, {.prefix = "blobs/", .key_marker = key_marker, .upload_id_marker = id_marker});
       const auto answer = co_await registry::s3_request(connection, store, list_uploads, deadline);
       const auto uploads = answer.ok && answer.status == 200 ? s3::parse_list_multipart_uploads(answer.body)
-                                                            : ParseResult<s3::UploadListing>::failure(why(answer));
+                                                            : ParseResult<s3::UploadListing>::failure(registry::describe(answer));
       if (!uploads) {
         spdlog::warn("BLOB_STORE: cannot list unfinished uploads: {}", uploads.error);
         co_return;
@@ -73,12 +67,7 @@ struct StartupCheck {
       for (const auto& upload : uploads->uploads) {
         const auto relative = store.endpoint.relative_key(upload.key);
         if (!relative) continue;
-        const auto hex = relative->substr(relative->rfind('/') + 1);
-        // With PEERS, a key's owner is the one replica that uploads it: only its own are ours.
-        if (members) {
-          const auto owners = members->candidates("sha256:" + hex);
-          if (!owners.empty() && !owners.front().self) continue;
-        }
+        if (!registry::owns_object(members, *relative)) continue;  // another replica's may be in progress
         const auto abort = s3::abort_multipart_upload(store.endpoint, *relative, upload.upload_id);
         const auto aborted_answer = co_await registry::s3_request(connection, store, abort, deadline);
         if (aborted_answer.ok && aborted_answer.status / 100 == 2) ++aborted;

@@ -4,7 +4,9 @@
 #include "proxy/http/codec.hpp"
 #include "proxy/http/message_io.hpp"
 #include "proxy/net/upstream_connection.hpp"
+#include "cluster/members.hpp"
 #include "s3/hashing.hpp"
+#include "s3/responses.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -21,6 +23,18 @@ constexpr auto connect_timeout = std::chrono::seconds(10);
 std::string object_key(const cache::Digest& digest) { return fmt::format("blobs/sha256/{}", digest.hex()); }
 
 std::string tag_object_key(std::string_view tag_key) { return "tags/" + s3::sha256_hex(tag_key); }
+
+bool owns_object(const cluster::Members* members, std::string_view key) {
+  if (!members) return true;
+  const auto owners = members->candidates(fmt::format("sha256:{}", key.substr(key.rfind('/') + 1)));
+  return owners.empty() || owners.front().self;
+}
+
+std::string describe(const S3Answer& answer) {
+  if (!answer.ok) return answer.error;
+  auto error = s3::parse_error(answer.body);
+  return error ? fmt::format("{} {}", answer.status, error->describe()) : fmt::format("status {}", answer.status);
+}
 
 void ObjectStoreHealth::failed(std::string_view what, clock::time_point now) {
   errors_.fetch_add(1, std::memory_order_relaxed);

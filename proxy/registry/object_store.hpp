@@ -35,6 +35,10 @@ class ResolveOverrides;
 class UpstreamConnection;
 }  // namespace pt::net
 
+namespace pt::cluster {
+class Members;
+}  // namespace pt::cluster
+
 namespace pt::registry {
 
 class ObjectUploads;
@@ -44,6 +48,11 @@ std::string object_key(const cache::Digest& digest);
 // The bucket's key of a tag record: "tags/<SHA-256 of the record's key>" (its key holds the
 // registry, repository and tag: characters an object key had better not carry).
 std::string tag_object_key(std::string_view tag_key);
+
+// Whether this replica is the one to act on a content key ("blobs/sha256/<hex>", the store's
+// prefix taken off): with PEERS only the owner of its digest uploads, aborts and evicts it, so the
+// replicas never step on each other. True without a cluster (null `members`).
+bool owns_object(const cluster::Members* members, std::string_view key);
 
 // What went wrong with the bucket, and how much went to and came from it; read by /metrics.
 class ObjectStoreHealth {
@@ -110,6 +119,9 @@ struct S3Answer {
 // `streamed`: writes a body too large to build whole (an object's bytes, from a local file); it may
 // be called again when a kept-alive connection turns out closed.
 using StreamedBody = std::function<asio::awaitable<std::error_code>(net::UpstreamConnection& connection)>;
+// "403 SignatureDoesNotMatch", "status 500" or the connection's error: for logs and start-up errors.
+std::string describe(const S3Answer& answer);
+
 asio::awaitable<S3Answer> s3_request(net::UpstreamConnection& connection, const ObjectStore& store,
                                      const s3::RequestSpec& spec, Deadline& deadline,
                                      const StreamedBody* streamed = nullptr);

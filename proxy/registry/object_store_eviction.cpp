@@ -1,6 +1,5 @@
 #include "proxy/registry/object_store_eviction.hpp"
 
-#include "cluster/members.hpp"
 #include "common/deadline.hpp"
 #include "proxy/net/upstream_connection.hpp"
 #include "s3/responses.hpp"
@@ -55,10 +54,7 @@ asio::awaitable<BucketEviction> evict_bucket(const ObjectStore& store, std::uint
       remaining -= object.size;  // a victim, whoever deletes it
       const auto relative = store.endpoint.relative_key(object.key);
       if (!relative) continue;
-      if (members) {
-        const auto owners = members->candidates("sha256:" + relative->substr(relative->rfind('/') + 1));
-        if (!owners.empty() && !owners.front().self) continue;
-      }
+      if (!owns_object(members, *relative)) continue;
       const auto spec = s3::delete_object(store.endpoint, *relative);
       const auto deleted = co_await s3_request(connection, store, spec, deadline);
       if (deleted.ok && deleted.status / 100 == 2) {
