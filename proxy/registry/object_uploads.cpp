@@ -45,11 +45,6 @@ StreamedBody file_body(const cache::BlobReader& reader, std::uint64_t offset, st
   };
 }
 
-std::string describe_failure(const S3Answer& answer) {
-  if (!answer.ok) return answer.error;
-  auto error = s3::parse_error(answer.body);
-  return error ? fmt::format("{} {}", answer.status, error->describe()) : fmt::format("status {}", answer.status);
-}
 
 }  // namespace
 
@@ -125,7 +120,7 @@ asio::awaitable<bool> ObjectUploads::upload_tag(const std::string& tag_key) {
   co_await (put() || deadline.watchdog());
   connection.close();
   if (answer.ok && answer.status / 100 == 2) co_return true;
-  store_.health.failed(fmt::format("upload of the record of {} failed: {}", tag_key, describe_failure(answer)));
+  store_.health.failed(fmt::format("upload of the record of {} failed: {}", tag_key, describe(answer)));
   co_return false;
 }
 
@@ -153,7 +148,8 @@ asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const s
     // expression twice.
     const auto head = s3::head_object(store_.endpoint, key);
     const auto existing = co_await s3_request(connection, store_, head, deadline);
-    if (existing.ok && existing.status == 200) {
+    // A copy known to be corrupt is replaced: this fill's bytes verified, the bucket's did not.
+    if (existing.ok && existing.status == 200 && !store_.health.known_corrupt(digest)) {
       done = true;
       already_there = true;  // not an upload: the counters say what was sent
       co_return;
@@ -171,7 +167,7 @@ asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const s
       if (answer.ok && answer.status / 100 == 2) {
         done = true;
       } else {
-        store_.health.failed(fmt::format("upload of {} failed: {}", digest.str(), describe_failure(answer)));
+        store_.health.failed(fmt::format("upload of {} failed: {}", digest.str(), describe(answer)));
       }
       co_return;
     }
@@ -180,7 +176,7 @@ asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const s
     const auto upload_id = created.ok && created.status == 200 ? s3::parse_initiate_multipart_upload(created.body)
                                                                : ParseResult<std::string>::failure("");
     if (!upload_id) {
-      store_.health.failed(fmt::format("upload of {} could not start: {}", digest.str(), describe_failure(created)));
+      store_.health.failed(fmt::format("upload of {} could not start: {}", digest.str(), describe(created)));
       co_return;
     }
     std::vector<s3::CompletedPart> parts;
@@ -193,7 +189,7 @@ asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const s
       const auto answer = co_await s3_request(connection, store_, spec, deadline, &body);
       const auto etag = answer.headers.get("ETag");
       if (!answer.ok || answer.status != 200 || !etag) {
-        failure = fmt::format("part {}: {}", number, describe_failure(answer));
+        failure = fmt::format("part {}: {}", number, describe(answer));
       } else {
         parts.push_back({.part_number = number, .etag = std::string(*etag)});
       }
@@ -208,7 +204,7 @@ asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const s
         done = true;
         co_return;
       }
-      failure = "complete: " + describe_failure(completed);
+      failure = "complete: " + describe(completed);
     }
     store_.health.failed(fmt::format("upload of {} failed ({}); aborted", digest.str(), failure));
     // Never left half-made: the parts cost storage, and a crash's leftovers are aborted at start-up.
