@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# BLOB_STORE's bucket kept under S3_MAX_SIZE (rgw.sh's Ceph RGW over TLS):
-#   - a proxy with S3_MAX_SIZE fills the bucket past it: its eviction pass (soon after uploads)
-#     deletes the oldest uploads until the content is under the size, and says so in its log;
-#   - what was evicted from the bucket is still served (from the local cache, or upstream);
-#   - `pullthrough cache bucket-gc --max-size` does one pass by hand, while the proxy runs.
+# BLOB_STORE's bucket kept under S3_MAX_SIZE (rgw.sh's Ceph RGW over TLS): three images are
+# uploaded a second apart; once the third is in, the proxy's eviction pass (within ~10 s of an
+# upload) deletes the oldest uploads until the bucket's content fits, never one of the newest
+# image; a replica with an empty disk still pulls the evicted image (the evicted objects from the
+# registry, uploaded again), and so does the replica that evicted them (its local cache). Then
+# `pullthrough cache bucket-gc --max-size`, the proxy running, takes the bucket down further by hand
+# (a second pass finds nothing; without BLOB_STORE it is a usage error).
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/rgw.sh"
@@ -15,42 +17,95 @@ PREFIX=ci
 make_test_pki "$T/pki"
 RGW_TLS=1 start_rgw
 rgw_make_bucket "$BUCKET"
-start_standard_registry # library/app:1.0, 3 layers of 300000 bytes, and its config
+start_standard_registry # library/app:1.0, 3 layers of 300000 bytes
+RADDR=${REG_ADDR[reg]}
+seed_image "$RADDR" library/app:2.0 3 200000
+seed_image "$RADDR" library/app:3.0 3 200000
 
 S3_ENV=("BLOB_STORE=s3://$BUCKET/$PREFIX" "S3_ENDPOINT=$RGW_ENDPOINT" "AWS_ACCESS_KEY_ID=$RGW_ACCESS_KEY"
   "AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY")
-MAX=700000 # the image is about 900 kB: the oldest uploads must go
-start_proxy "${STD_PROXY_ENV[@]}" "${S3_ENV[@]}" "S3_MAX_SIZE=$MAX"
+PT_ENV=("${STD_PROXY_ENV[@]}" "AUTH_REGISTRIES=registry.test:$RCREDS" "${S3_ENV[@]}")
 
-proxy_pull "$IMAGE" "$T/out1" --src-creds alice:s3cret >/dev/null || fail "the first pull failed"
-verify_dir_digests "$T/out1" "$DIGEST"
+image_keys() { image_blobs "${IMAGE_DIR[$1]}"; echo "${IMAGE_DIGEST[$1]}"; } # REF -> blobs and manifest
+image_bytes() { echo $(($(files_bytes "${IMAGE_DIR[$1]}") - $(stat -c %s "${IMAGE_DIR[$1]}/version"))); }
+bucket_listing() { s3c ls -r "s3://$BUCKET/$PREFIX/blobs/sha256/"; } # date time size s3://.../<hex>
+bucket_bytes() { bucket_listing | awk '{s += $3} END {print s + 0}'; }
+# (bucket_keys, wait_bucket_has: rgw.sh)
+img() { echo "registry.test:$RPORT/library/$1"; }
 
-bucket_bytes() { s3c du "s3://$BUCKET/$PREFIX/blobs/" | awk '{print $1; exit}'; }
-# Uploads first (each blob and the manifest), then the pass that runs at most 10 s after them.
-deadline=$((SECONDS + 40))
-until grep -q "deleted from the bucket to keep it under S3_MAX_SIZE" "$PROXY_LOG"; do
-  [ "$SECONDS" -lt "$deadline" ] || fail "no eviction pass within 40 s (bucket: $(bucket_bytes) bytes)"
+B1=$(image_bytes library/app:1.0)
+B2=$(image_bytes library/app:2.0)
+B3=$(image_bytes library/app:3.0)
+# Room for the two newest images and half of the oldest: the oldest uploads must go.
+CAP=$((B2 + B3 + B1 / 2))
+log "images: app:1.0 $B1 bytes, app:2.0 $B2, app:3.0 $B3; S3_MAX_SIZE=$CAP"
+
+start_proxy "${PT_ENV[@]}" "S3_MAX_SIZE=$CAP"
+for v in 1.0 2.0 3.0; do
+  proxy_pull "$(img "app:$v")" "$T/out-$v" >/dev/null || fail "pull of app:$v failed"
+  mapfile -t keys < <(image_keys "library/app:$v")
+  wait_bucket_has 30 "${keys[@]}"
+  ok "app:$v is in the bucket"
+  [ "$v" = 3.0 ] || sleep 1.1 # LastModified has whole seconds: the uploads are ordered
+done
+t0=$SECONDS
+# The proxy's pass runs within ~10 s of an upload (every 10 s when something was uploaded).
+until proxy_log_current | grep -q 'deleted from the bucket to keep it under S3_MAX_SIZE'; do
+  [ $((SECONDS - t0)) -lt 30 ] || fail "no eviction pass deleted anything within 30 s (bucket: $(bucket_bytes) bytes, cap $CAP)"
   sleep 0.5
 done
-assert_log_contains "BLOB_STORE: [0-9]+ object\(s\), [0-9]+ bytes deleted from the bucket to keep it under S3_MAX_SIZE"
-now=$(bucket_bytes)
-[ "$now" -le "$MAX" ] || fail "the bucket holds $now bytes after the pass, over S3_MAX_SIZE=$MAX"
-[ "$now" -gt 0 ] || fail "the pass emptied the bucket (it should stop under the size)"
-ok "the bucket holds $now bytes, under S3_MAX_SIZE=$MAX"
+ok "eviction pass: $(proxy_log_current | grep 'deleted from the bucket' | tail -1 | sed 's/.*BLOB_STORE: //') ($((SECONDS - t0)) s after the third upload)"
+sleep 0.5
+total=$(bucket_bytes)
+[ "$total" -le "$CAP" ] || fail "after the eviction pass the bucket holds $total bytes > S3_MAX_SIZE $CAP"
+ok "the bucket holds $total bytes <= S3_MAX_SIZE $CAP"
+kept=$(bucket_keys)
+gone=0
+for d in $(image_keys library/app:1.0); do grep -qx "${d#sha256:}" <<<"$kept" || gone=$((gone + 1)); done
+[ "$gone" -gt 0 ] || fail "no object of app:1.0 (the oldest) was deleted"
+ok "$gone object(s) of app:1.0, the oldest uploads, were deleted"
+for d in $(image_keys library/app:3.0); do
+  grep -qx "${d#sha256:}" <<<"$kept" || fail "$d of app:3.0 (the newest) was deleted"
+done
+ok "every object of app:3.0, the newest, is still in the bucket"
 assert_eq "$(metric pullthrough_s3_errors_total)" 0 "no bucket error counted"
+# The evicted objects are still served by this replica: its local cache has them.
+proxy_pull "$(img app:1.0)" "$T/out-1.0-again" >/dev/null || fail "the pull after the eviction failed"
+verify_dir_digests "$T/out-1.0-again" "${IMAGE_DIGEST[library/app:1.0]}"
+assert_eq "$(s3c multipart "s3://$BUCKET" | grep -cE "s3://$BUCKET/.+" || true)" 0 "no upload left in progress"
+stop_proxy TERM
 
-# The evicted blobs are still served: the local cache has them.
-proxy_pull "$IMAGE" "$T/out2" --src-creds alice:s3cret >/dev/null || fail "the pull after the eviction failed"
-verify_dir_digests "$T/out2" "$DIGEST"
+# A replica with an empty disk: the evicted objects come from the registry, the rest from the bucket.
+start_proxy "${PT_ENV[@]}" "CACHE_DIR=$T/cache-2"
+mark=$(proxy_log_mark)
+proxy_pull "$(img app:1.0)" "$T/out-again" >/dev/null || fail "pull of the evicted image by an empty replica failed"
+verify_dir_digests "$T/out-again" "${IMAGE_DIGEST[library/app:1.0]}"
+for d in $(image_blobs "${IMAGE_DIR[library/app:1.0]}"); do
+  wait_proxy_requests "$mark" 1 "/blobs/$d"
+  if grep -qx "${d#sha256:}" <<<"$kept"; then
+    assert_eq "$(proxy_requests_since "$mark" "/blobs/$d .*upstream=s3" | wc -l)" 1 "kept $d came from the bucket"
+  else
+    assert_eq "$(proxy_requests_since "$mark" "/blobs/$d .*upstream=s3" | wc -l)" 0 "evicted $d came from the registry"
+  fi
+done
+# What it fetched upstream goes back into the bucket.
+mapfile -t keys < <(image_keys library/app:1.0)
+wait_bucket_has 30 "${keys[@]}"
+ok "the evicted objects were uploaded again by the replica that fetched them"
 
-# One pass by hand, the proxy running: down to a single layer's size.
-out=$(env "${S3_ENV[@]}" "UPSTREAM_CA_BUNDLE=$TEST_CA_CRT" "$PULLTHROUGH_BIN" cache bucket-gc --max-size 310000) ||
-  fail "cache bucket-gc failed: $out"
-assert_match "$out" "^bucket-gc: [0-9]+ object\(s\), .* deleted [1-9][0-9]* " "bucket-gc deleted objects"
-now=$(bucket_bytes)
-[ "$now" -le 310000 ] || fail "the bucket holds $now bytes after bucket-gc --max-size 310000"
-ok "bucket-gc left $now bytes"
-out=$(env "${S3_ENV[@]}" "UPSTREAM_CA_BUNDLE=$TEST_CA_CRT" "$PULLTHROUGH_BIN" cache bucket-gc --max-size 310000 --json)
+# By hand, the proxy running: pullthrough cache bucket-gc, down to about one image's size
+# (oldest uploads first: app:2.0 and app:3.0 now, app:1.0's objects having just been uploaded again).
+GC_CAP=$((B3 + 1000))
+rc=0
+out=$(env "${S3_ENV[@]}" "UPSTREAM_CA_BUNDLE=$TEST_CA_CRT" "$PULLTHROUGH_BIN" cache bucket-gc --max-size "$GC_CAP" --json 2>&1) || rc=$?
+assert_eq "$rc" 0 "pullthrough cache bucket-gc --max-size $GC_CAP exits 0 ($out)"
+deleted=$($PY -c 'import json, sys; print(json.loads(sys.argv[1])["deleted"])' "$out")
+[ "$deleted" -gt 0 ] || fail "bucket-gc deleted nothing: $out"
+total=$(bucket_bytes)
+[ "$total" -le "$GC_CAP" ] || fail "after bucket-gc the bucket holds $total bytes > $GC_CAP"
+ok "bucket-gc deleted $deleted object(s): the bucket holds $total bytes <= $GC_CAP ($(tr -d "\n " <<<"$out"))"
+assert_not_contains "$out" "$RGW_SECRET_KEY" "bucket-gc never prints the secret"
+out=$(env "${S3_ENV[@]}" "UPSTREAM_CA_BUNDLE=$TEST_CA_CRT" "$PULLTHROUGH_BIN" cache bucket-gc --max-size "$GC_CAP" --json)
 assert_match "$out" '"deleted": 0' "a second pass has nothing to delete"
 # Without BLOB_STORE, bucket-gc says what is missing (usage error).
 rc=0
