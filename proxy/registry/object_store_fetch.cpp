@@ -67,10 +67,6 @@ asio::awaitable<std::optional<Session::Exchange>> Session::fetch_from_store(Acce
   co_return std::nullopt;
 }
 
-}  // namespace pt::registry
-
-namespace pt::registry {
-
 asio::awaitable<std::optional<cache::TagRecord>> Session::import_tag_from_store(const cache::RegistryRequest& classified,
                                                                                const std::string& tag_key) {
   using namespace asio::experimental::awaitable_operators;
@@ -79,8 +75,17 @@ asio::awaitable<std::optional<cache::TagRecord>> Session::import_tag_from_store(
   Deadline deadline;
   deadline_.expires_after(settings_.upstream_idle_timeout);  // the lookup's own deadline decides
   std::optional<cache::TagRecord> imported;
-  auto steps = [&]() -> asio::awaitable<void> { imported = co_await import_tag_steps(classified, tag_key, deadline); };
+  bool finished = false;
+  auto steps = [&]() -> asio::awaitable<void> {
+    imported = co_await import_tag_steps(classified, tag_key, deadline);
+    finished = true;
+  };
   co_await (steps() || deadline.watchdog());
+  // Cut off mid-answer: what is left of it on the connection must not be read as the next one's.
+  if (!finished) {
+    upstream_.close();
+    store.health.failed(fmt::format("{}: no answer in time for the record of {}", store.endpoint.describe(), tag_key));
+  }
   co_return imported;
 }
 
