@@ -222,7 +222,9 @@ IMAGE="registry.test:$RPORT/$IMG_REPO:1"
 
 for mode in garbage truncated wrongbyte badlength; do
   echo "$mode" >"$T/fake-peer/mode"
-  sleep 1.3 # past PEERS_REFRESH: a peer skipped after the last failure is asked again
+  # A peer skipped after the last failure is asked again once r's probe (every PEERS_REFRESH)
+  # finds it answering the TLS handshake: every mode but 'silent' does.
+  wait_replica_metric r pullthrough_peer_members_up 2 10 || fail "fake peer '$mode': r never probed it up again"
   before=$(grep -c "^$mode GET .*$F" "$FAKE_LOG" || true)
   rc=0
   rcurl r -o "$T/f.body" "$URL/$F" 2>"$T/f.err" || rc=$?
@@ -239,7 +241,7 @@ for mode in garbage truncated wrongbyte badlength; do
   fi
   if [ "$mode" = wrongbyte ]; then
     # A manifest by digest is checked as a blob is: F's bytes, one flipped, asked as a manifest.
-    sleep 1.3
+    wait_replica_metric r pullthrough_peer_members_up 2 10 || fail "fake peer '$mode': r never probed it up again"
     rc=0
     code=$(rcurl r -o "$T/m.body" -w '%{http_code}' -H 'Accept: application/octet-stream' \
       "https://registry.test:$RPORT/v2/library/peer/manifests/$F" 2>/dev/null) || rc=$?
@@ -254,7 +256,7 @@ for mode in garbage truncated wrongbyte badlength; do
   fi
   assert_replica_alive r
   # skopeo through r: fails or verifies, never an image with a wrong blob.
-  sleep 1.3
+  wait_replica_metric r pullthrough_peer_members_up 2 10 || fail "fake peer '$mode': r never probed it up again"
   before=$(grep -cE "^$mode GET .*($FAKE_RE)" "$FAKE_LOG" || true)
   rc=0
   replica_pull r "$IMAGE" "$T/pull-$mode" >"$T/pull-$mode.log" 2>&1 || rc=$?
@@ -275,7 +277,7 @@ c_ge "$(replica_metric r pullthrough_peer_failures_total)" 1 "r counted the fake
 # A peer that accepts the connection and then says nothing (no TLS handshake): given up within
 # about PEER_CONNECT_TIMEOUT (1 s here), and the replica goes upstream itself.
 echo silent >"$T/fake-peer/mode"
-sleep 1.3
+sleep 1.3 # (the fake is skipped after its last failure; r's probes meet its silence too)
 t0=$(date +%s.%N)
 rc=0
 rcurl r --max-time 30 -o "$T/f.body" "$URL/$F" 2>"$T/f.err" || rc=$?
@@ -301,7 +303,7 @@ assert_replica_alive r
 
 # After all that, r still serves: with the fake answering right, F comes through it.
 echo good >"$T/fake-peer/mode"
-sleep 1.3
+wait_replica_metric r pullthrough_peer_members_up 2 10 || fail "the fake answering right: r never probed it up again"
 mark=$(rlog_mark r)
 rcurl r -o "$T/f.body" "$URL/$F" || fail "GET of F through r with the fake answering right failed"
 assert_eq "$(sha256_of "$T/f.body")" "$F" "the fake answering right: F through r, right bytes"
