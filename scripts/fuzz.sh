@@ -35,7 +35,7 @@ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DPULLTHROUGH_FUZZ=ON -DPULLTHROUGH_SANITIZE=OFF >/dev/null
 
 # The targets as tests/fuzz/CMakeLists.txt declares them.
-mapfile -t all_targets < <(sed -n 's/^pt_fuzz_target(\([a-z_]*\))$/\1/p' tests/fuzz/CMakeLists.txt)
+mapfile -t all_targets < <(sed -n 's/^pt_fuzz_target(\([a-z0-9_]*\))$/\1/p' tests/fuzz/CMakeLists.txt)
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then targets=("${all_targets[@]}"); fi
 
