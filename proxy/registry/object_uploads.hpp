@@ -37,12 +37,12 @@ public:
   // replica with an empty disk can serve the tag while the registry is away.
   void enqueue_tag(asio::any_io_executor executor, std::string tag_key);
 
-  // Uploads one object now (the queue's worker; also `pullthrough cache` tools). False when it
-  // failed (counted and logged by the store's health).
+private:
+  // The queue's worker: one object, or one tag record, now. False when it failed (counted and
+  // logged by the store's health).
   asio::awaitable<bool> upload(const cache::Digest& digest, const std::string& media_type);
   asio::awaitable<bool> upload_tag(const std::string& tag_key);
 
-private:
   struct Job {
     asio::any_io_executor executor;
     std::optional<cache::Digest> digest;  // content, or
