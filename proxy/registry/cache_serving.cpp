@@ -326,9 +326,20 @@ asio::awaitable<bool> Session::serve_from_fill(AccessRecord& record, const cache
   if (!response) {
     // The fill ended before it had an answer. Either its writer found the content committed
     // meanwhile (serve that), or upstream refused it (e.g. 401): then ask upstream ourselves.
-    auto& store = *deps_.cache;
-    auto lookup = [&store, &key] { return store.lookup(key, cache::now_timestamp()); };
-    if (auto committed = co_await run_blocking(deps_.blocking, lookup)) co_return co_await serve_hit(record, committed->entry, &committed->reader);
+    if (classified.kind == cache::RequestKind::manifest_by_tag) {
+      // A tag's key names its record, not an index entry: what was committed is a variant of it.
+      // (Looked up in the index it was never found, so every waiter of a tag fill its writer
+      // abandoned, having found the record committed, asked upstream once more.)
+      if (const auto variant = co_await committed_tag_variant(key)) {
+        if (const auto served = co_await serve_variant(record, classified, *variant); served.served) {
+          co_return served.keep_going;
+        }
+      }
+    } else {
+      auto& store = *deps_.cache;
+      auto lookup = [&store, &key] { return store.lookup(key, cache::now_timestamp()); };
+      if (auto committed = co_await run_blocking(deps_.blocking, lookup)) co_return co_await serve_hit(record, committed->entry, &committed->reader);
+    }
     record.cache = CacheStatus::miss;
     co_return co_await forward(record, classified);
   }

@@ -175,6 +175,9 @@ private:
   // A tag's variant as a HEAD's answer describes it (digest, type, length), added to its record.
   asio::awaitable<void> learn_tag_variant(const cache::RegistryRequest& classified, const http::ResponseHead& head,
                                           const TagFill& tag);
+  // The variant of the tag's record, fresh and fitting the client's Accept, that another client's
+  // fill committed meanwhile; nullopt when there is none.
+  asio::awaitable<std::optional<cache::TagVariant>> committed_tag_variant(const std::string& tag_key);
   // Fetches the tag upstream with the client's Accept (MISS), or joins an identical fetch.
   asio::awaitable<bool> fill_tag(AccessRecord& record, const cache::RegistryRequest& classified, TagFill tag);
   // Upstream failed and no stored variant fits: a platform manifest of a stored index, as the
@@ -185,8 +188,9 @@ private:
   asio::awaitable<bool> serve_from_fill(AccessRecord& record, const cache::RegistryRequest& classified,
                                         const std::string& key, std::shared_ptr<cache::Fill> fill);
   // Whose turn it is to fetch `fill_key`: this request's (`writer`), or the request was answered
-  // here (`answered`: keep going?) from the same fill another client started (HIT; `key` is looked
-  // up if that fill ends without an answer), or uncached when the disk takes no fill.
+  // here (`answered`: keep going?) from the same fill another client started (HIT; `key`, an index
+  // key or a tag's, is looked up if that fill ends without an answer), or uncached when the disk
+  // takes no fill.
   struct FillTurn {
     std::optional<cache::FillWriter> writer;
     std::optional<bool> answered;

@@ -179,14 +179,7 @@ asio::awaitable<bool> Session::fill_tag(AccessRecord& record, const cache::Regis
   if (!tag.moved) {
     // Another client's fill of this tag may have been committed (and left the fill registry)
     // between our lookup and now: look again before asking upstream, so a tag is fetched once.
-    auto& store = *deps_.cache;
-    const auto& key = tag.key;
-    const auto now = cache::now_timestamp();
-    const auto current = co_await run_blocking(deps_.blocking, [&store, &key] { return store.tag(key); });
-    const auto variant = current && now < current->fresh_until
-                             ? cache::choose_variant(*current, cache::AcceptedTypes::parse(accept))
-                             : std::nullopt;
-    if (variant) {
+    if (const auto variant = co_await committed_tag_variant(tag.key)) {
       turn.writer->fail(cache::CacheErrc::fill_abandoned);  // nobody waits on a fill we will not make
       record.cache = CacheStatus::hit;
       const auto served = co_await serve_variant(record, classified, *variant);
@@ -196,6 +189,14 @@ asio::awaitable<bool> Session::fill_tag(AccessRecord& record, const cache::Regis
     }
   }
   co_return co_await fill_and_serve(record, classified, std::move(*turn.writer), &tag);
+}
+
+asio::awaitable<std::optional<cache::TagVariant>> Session::committed_tag_variant(const std::string& tag_key) {
+  auto& store = *deps_.cache;
+  const auto now = cache::now_timestamp();
+  const auto current = co_await run_blocking(deps_.blocking, [&store, &tag_key] { return store.tag(tag_key); });
+  if (!current || now >= current->fresh_until) co_return std::nullopt;
+  co_return cache::choose_variant(*current, cache::AcceptedTypes::parse(client_accept()));
 }
 
 asio::awaitable<void> Session::learn_tag_variant(const cache::RegistryRequest& classified,

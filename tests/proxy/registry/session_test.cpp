@@ -7,6 +7,7 @@
 // docker-registry.
 #include "session_harness.hpp"
 
+#include "cache/cache_error.hpp"
 #include "cache/cache_key.hpp"
 #include "cache/manifest_negotiation.hpp"
 #include "cache/registry_policy.hpp"
@@ -304,6 +305,60 @@ TEST_CASE("Session: a stale tag manifest is served (STALE) when upstream fails i
     CHECK(asked(world.upstream) == std::vector<std::string>{"GET " + target});
     CHECK_FALSE(records[1].error.empty());  // why upstream could not be asked, for the access log
   }
+}
+
+TEST_CASE("Session: a request that joined a tag fill its writer abandoned serves the tag record committed meanwhile") {
+  // The race test_cluster met under the sanitizers: a client found no record for the tag and
+  // started a fill, another client joined it, then the first found the record another fill had
+  // committed meanwhile and abandoned its own. The joined client must serve that record, not ask
+  // upstream once more. The test plays both of the other clients with the store's own API.
+  World world;
+  const std::string target = "/v2/library/app/manifests/1.0";
+  const std::string v1 = manifest("config v1");
+  const auto accept = accept_manifests.front().second;
+  const std::string registry = pt::cache::key_registry(world.authority());
+  const std::string tag_key = "tag/" + registry + "/library/app:1.0";
+
+  std::error_code ec;
+  auto abandoned = world.store().fills().find_or_start(pt::cache::tag_fill_key(tag_key, accept), ec);
+  REQUIRE_FALSE(ec);
+  REQUIRE(abandoned.writer);
+  const auto holders = abandoned.fill.use_count();
+
+  Response response;
+  world.run([&]() -> asio::awaitable<void> {
+    Client client(world);
+    co_await client.connect();
+    co_await client.send("GET", target, accept_manifests);
+    auto joined = [&] { return abandoned.fill.use_count() > holders; };
+    co_await world.wait_until(joined, "the client's request to join the tag's fill");
+
+    // Another fill of the tag committed: the manifest under its digest, then the tag's record.
+    auto other = world.store().fills().find_or_start("another fill of the tag", ec);
+    REQUIRE(other.writer);
+    other.writer->publish_response({.media_type = std::string(manifest_v2), .content_length = v1.size(),
+                                    .expected_digest = digest_of(v1)});
+    REQUIRE_FALSE(other.writer->append(std::span<const char>(v1.data(), v1.size())));
+    REQUIRE_FALSE(other.writer->finish());
+    const auto now = pt::cache::now_timestamp();
+    REQUIRE_FALSE(world.store().commit_fill(*other.writer, now, pt::cache::kForever,
+                                            pt::cache::manifest_key(registry, "library/app", digest_of(v1))));
+    REQUIRE_FALSE(world.store().record_tag_variant(
+        tag_key, {.digest = digest_of(v1), .media_type = std::string(manifest_v2), .size = v1.size(), .fetched = now},
+        now + std::chrono::minutes(1), false, digest_of(v1)));
+    abandoned.writer->fail(pt::cache::CacheErrc::fill_abandoned);
+
+    response = co_await client.read_head("GET");
+    co_await client.read_body(response);
+    co_await world.reports(1);
+  });
+
+  CHECK(world.upstream.requests().empty());
+  CHECK(response.status == 200);
+  CHECK(response.x_cache() == "HIT");
+  CHECK(response.header("Docker-Content-Digest") == digest_of(v1).str());
+  CHECK(response.complete);
+  CHECK(shown(response.body) == v1);
 }
 
 TEST_CASE("Session: CACHE_AUTH_MODE=verify serves a cached blob only to clients the registry accepts") {
