@@ -99,7 +99,7 @@ void bind(Binder& b, Config& c) {
   b.value("--blob-store", "BLOB_STORE", c.blob_store,
           "s3://BUCKET[/PREFIX]: blobs and manifests by digest shared through an S3 bucket, the local cache "
           "in front of it (empty: the local disk only)");
-  b.value("--s3-endpoint", "S3_ENDPOINT", c.s3_endpoint, "https://host[:port] of an S3-compatible store (empty: AWS)");
+  b.value("--s3-endpoint", "S3_ENDPOINT", c.s3_endpoint, "https://host[:port] (or http://) of an S3-compatible store (empty: AWS)");
   b.value("--s3-region", "S3_REGION", c.s3_region, "The bucket's region (default us-east-1)");
   b.value("--s3-path-style", "S3_PATH_STYLE", c.s3_path_style,
           "Bucket in the path rather than the host name (default: on when S3_ENDPOINT is set)");

@@ -6,6 +6,8 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -161,6 +163,46 @@ Attempt peek(SSL* ssl) {
   return result == 1 ? Attempt{} : classify(ssl, result);
 }
 
+namespace {
+
+// recv/send's failure as an Attempt: would-block waits for the socket, anything else is done.
+Attempt plain_failure(Attempt::Wait wait) {
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return {.wait = wait};
+  return {.error = std::error_code(errno, asio::error::get_system_category())};
+}
+
+}  // namespace
+
+Attempt plain_read(int fd, asio::mutable_buffer buffer) {
+  if (buffer.size() == 0) return {};
+  for (;;) {
+    const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
+    if (n > 0) return {.bytes = static_cast<std::size_t>(n)};
+    if (n == 0) return {.error = asio::error::eof};
+    if (errno != EINTR) return plain_failure(Attempt::Wait::read);
+  }
+}
+
+Attempt plain_write(int fd, asio::const_buffer buffer) {
+  if (buffer.size() == 0) return {};
+  for (;;) {
+    // MSG_NOSIGNAL: a peer gone is an EPIPE for this connection, never a SIGPIPE for the process.
+    const ssize_t n = ::send(fd, buffer.data(), buffer.size(), MSG_NOSIGNAL);
+    if (n >= 0) return {.bytes = static_cast<std::size_t>(n)};
+    if (errno != EINTR) return plain_failure(Attempt::Wait::write);
+  }
+}
+
+Attempt plain_peek(int fd) {
+  for (;;) {
+    char byte = 0;
+    const ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK);
+    if (n > 0) return {};
+    if (n == 0) return {.error = asio::error::eof};
+    if (errno != EINTR) return plain_failure(Attempt::Wait::read);
+  }
+}
+
 }  // namespace tls_detail
 
 TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* context, Role role, std::string early)
@@ -195,6 +237,24 @@ TlsStream::TlsStream(asio::ip::tcp::socket socket, SSL_CTX* context, Role role, 
   }
 }
 
+TlsStream::TlsStream(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
+  socket_.native_non_blocking(true);  // throws only for a closed socket: a bug
+}
+
+tls_detail::Attempt TlsStream::try_handshake() { return ssl_ ? tls_detail::handshake(ssl_.get()) : tls_detail::Attempt{}; }
+
+tls_detail::Attempt TlsStream::try_read(asio::mutable_buffer buffer) {
+  return ssl_ ? tls_detail::read(ssl_.get(), buffer) : tls_detail::plain_read(socket_.native_handle(), buffer);
+}
+
+tls_detail::Attempt TlsStream::try_write(asio::const_buffer buffer) {
+  return ssl_ ? tls_detail::write(ssl_.get(), buffer) : tls_detail::plain_write(socket_.native_handle(), buffer);
+}
+
+tls_detail::Attempt TlsStream::try_peek() {
+  return ssl_ ? tls_detail::peek(ssl_.get()) : tls_detail::plain_peek(socket_.native_handle());
+}
+
 namespace {
 
 std::error_code settle(const tls_detail::Attempt& attempt, std::size_t& n) {
@@ -213,13 +273,13 @@ bool TlsStream::take_turn() {
 std::error_code TlsStream::read_some_now(asio::mutable_buffer buffer, std::size_t& n) {
   n = 0;
   if (!take_turn()) return asio::error::would_block;
-  return settle(tls_detail::read(ssl_.get(), buffer), n);
+  return settle(try_read(buffer), n);
 }
 
 std::error_code TlsStream::write_some_now(asio::const_buffer buffer, std::size_t& n) {
   n = 0;
   if (!take_turn()) return asio::error::would_block;
-  return settle(tls_detail::write(ssl_.get(), buffer), n);
+  return settle(try_write(buffer), n);
 }
 
 TlsStream::~TlsStream() = default;

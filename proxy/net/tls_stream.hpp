@@ -10,6 +10,10 @@
 // (SSL_MODE_RELEASE_BUFFERS). It also keeps OpenSSL's socket BIO in place, which kernel TLS
 // offload needs.
 //
+// Without an SSL (the socket-only constructor) the same interface carries cleartext: the one
+// upstream that may be plain HTTP is an S3 endpoint inside the operator's own network (MinIO on
+// http://), and it then travels every code path an https bucket does.
+//
 // The interface is the subset of asio::ssl::stream the proxy uses (async_read_some,
 // async_write_some, async_handshake, native_handle, next_layer), so it works with nothrow_awaitable
 // and with composed operations such as asio::async_write. Like any Asio stream: at most one read
@@ -48,6 +52,11 @@ Attempt read(SSL* ssl, asio::mutable_buffer buffer);
 Attempt write(SSL* ssl, asio::const_buffer buffer);
 Attempt peek(SSL* ssl);  // done when a byte can be read (it stays there)
 
+// The same on a cleartext stream's non-blocking socket descriptor.
+Attempt plain_read(int fd, asio::mutable_buffer buffer);
+Attempt plain_write(int fd, asio::const_buffer buffer);
+Attempt plain_peek(int fd);
+
 }  // namespace tls_detail
 
 class TlsStream {
@@ -59,19 +68,21 @@ public:
   // (a ClientHello sent right behind the CONNECT head, or the one read for its SNI); OpenSSL reads
   // them before the socket. Throws std::runtime_error (OpenSSL's reason) if the SSL cannot be made.
   TlsStream(asio::ip::tcp::socket socket, SSL_CTX* context, Role role, std::string early = {});
+  // A cleartext stream over the connected socket: no handshake, no SSL (native_handle() is null).
+  explicit TlsStream(asio::ip::tcp::socket socket);
   ~TlsStream();
   TlsStream(TlsStream&&) noexcept;
   TlsStream& operator=(TlsStream&&) noexcept;
 
   executor_type get_executor() { return socket_.get_executor(); }
   SSL* native_handle() { return ssl_.get(); }
+  bool cleartext() const { return !ssl_; }
   asio::ip::tcp::socket& next_layer() { return socket_; }
 
   // void(std::error_code)
   template <class Token>
   auto async_handshake(Token&& token) {
-    return start<void(std::error_code)>([](SSL* ssl) { return tls_detail::handshake(ssl); },
-                                        std::forward<Token>(token));
+    return start<void(std::error_code)>([](TlsStream& s) { return s.try_handshake(); }, std::forward<Token>(token));
   }
 
   // void(std::error_code, std::size_t); a clean close_notify is asio::error::eof, a close without
@@ -79,14 +90,14 @@ public:
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
     const asio::mutable_buffer buffer = first_nonempty<asio::mutable_buffer>(buffers);
-    return start<void(std::error_code, std::size_t)>([buffer](SSL* ssl) { return tls_detail::read(ssl, buffer); },
+    return start<void(std::error_code, std::size_t)>([buffer](TlsStream& s) { return s.try_read(buffer); },
                                                      std::forward<Token>(token));
   }
 
   template <class ConstBuffers, class Token>
   auto async_write_some(const ConstBuffers& buffers, Token&& token) {
     const asio::const_buffer buffer = first_nonempty<asio::const_buffer>(buffers);
-    return start<void(std::error_code, std::size_t)>([buffer](SSL* ssl) { return tls_detail::write(ssl, buffer); },
+    return start<void(std::error_code, std::size_t)>([buffer](TlsStream& s) { return s.try_write(buffer); },
                                                      std::forward<Token>(token));
   }
 
@@ -95,7 +106,7 @@ public:
   // of ours allocated; a peek costs no extra system call when the bytes are already there.
   template <class Token>
   auto async_wait_readable(Token&& token) {
-    return start<void(std::error_code)>([](SSL* ssl) { return tls_detail::peek(ssl); }, std::forward<Token>(token));
+    return start<void(std::error_code)>([](TlsStream& s) { return s.try_peek(); }, std::forward<Token>(token));
   }
 
   // The same, tried once without waiting: asio::error::would_block when the socket has nothing
@@ -144,7 +155,7 @@ private:
   private:
     template <class Self>
     void step(Self& self, bool initiating) {
-      result_ = attempt_(stream_->ssl_.get());
+      result_ = attempt_(*stream_);
       using Wait = tls_detail::Attempt::Wait;
       if (result_.wait != Wait::none) {
         const auto what = result_.wait == Wait::read ? asio::socket_base::wait_read : asio::socket_base::wait_write;
@@ -183,6 +194,12 @@ private:
   }
 
   bool take_turn();  // false: time to yield (see kSyncStreak)
+
+  // One non-blocking attempt, through OpenSSL or, cleartext, on the socket.
+  tls_detail::Attempt try_handshake();
+  tls_detail::Attempt try_read(asio::mutable_buffer buffer);
+  tls_detail::Attempt try_write(asio::const_buffer buffer);
+  tls_detail::Attempt try_peek();
 
   asio::ip::tcp::socket socket_;
   ca::SslPtr ssl_;

@@ -324,12 +324,17 @@ asio::awaitable<TcpConnect> connect_tcp(asio::ip::tcp::socket& socket, const std
 }
 
 asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(const std::string& host,
-                                                                         std::uint16_t port) {
+                                                                         std::uint16_t port, Transport transport) {
   close();
   auto executor = co_await asio::this_coro::executor;
   asio::ip::tcp::socket socket(executor);
   if (auto connected = co_await connect_tcp(socket, host, port, overrides_, refuse_); connected.error) {
     co_return UpstreamFailure{.message = *connected.error, .unreachable = true};
+  }
+  if (transport == Transport::cleartext) {
+    stream_.emplace(std::move(socket));
+    opened(host, port, transport);
+    co_return std::nullopt;
   }
   Stream stream(std::move(socket), tls_.context().native_handle(), TlsStream::Role::client);
 
@@ -351,11 +356,16 @@ asio::awaitable<std::optional<UpstreamFailure>> UpstreamConnection::open(const s
   }
 
   stream_.emplace(std::move(stream));
+  opened(host, port, transport);
+  co_return std::nullopt;
+}
+
+void UpstreamConnection::opened(const std::string& host, std::uint16_t port, Transport transport) {
   buffer_ = http::ReadBuffer();
   host_ = host;
   port_ = port;
+  transport_ = transport;
   requests_ = 0;
-  co_return std::nullopt;
 }
 
 void UpstreamConnection::close() {
@@ -368,15 +378,16 @@ void UpstreamConnection::close() {
 
 asio::awaitable<std::optional<UpstreamFailure>> open_within(UpstreamConnection& connection, const std::string& host,
                                                             std::uint16_t port, std::chrono::milliseconds limit,
-                                                            std::string_view setting) {
+                                                            std::string_view setting, Transport transport) {
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer timer(co_await asio::this_coro::executor);
   timer.expires_after(limit);
-  auto raced = co_await (connection.open(host, port) || timer.async_wait(asio::use_awaitable));
+  auto raced = co_await (connection.open(host, port, transport) || timer.async_wait(asio::use_awaitable));
   if (raced.index() == 0) co_return std::get<0>(std::move(raced));
   connection.close();
   co_return UpstreamFailure{
-      .message = fmt::format("{}: no TLS connection within {} ms ({})", format_authority(host, port), limit.count(), setting)};
+      .message = fmt::format("{}: no {}connection within {} ms ({})", format_authority(host, port),
+                             transport == Transport::tls ? "TLS " : "", limit.count(), setting)};
 }
 
 }  // namespace pt::net

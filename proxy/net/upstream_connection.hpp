@@ -1,7 +1,8 @@
 #pragma once
 // One TLS connection from the proxy to an upstream registry (or a CDN it redirects to): static
 // resolve overrides or DNS, connect (directly, or as a CONNECT through the corporate proxy of
-// UPSTREAM_PROXY), TLS with SNI and host name verification, keep-alive.
+// UPSTREAM_PROXY), TLS with SNI and host name verification, keep-alive. (Or, for an http:// S3
+// endpoint alone, the same connection in cleartext.)
 #include "common/deadline.hpp"
 #include "proxy/http/read_buffer.hpp"
 #include "proxy/net/tls_stream.hpp"
@@ -83,6 +84,10 @@ struct UpstreamFailure {
   bool unreachable = true;  // no TCP connection; false when TLS (e.g. the certificate) failed
 };
 
+// What an upstream connection carries: TLS, always, but for an S3 endpoint its operator named
+// http:// (S3_ENDPOINT).
+enum class Transport { tls, cleartext };
+
 class UpstreamConnection {
 public:
   using Stream = TlsStream;
@@ -90,12 +95,14 @@ public:
   UpstreamConnection(UpstreamTls& tls, const ResolveOverrides& overrides) : tls_(tls), overrides_(overrides) {}
 
   // Connects and completes the TLS handshake, verifying the certificate for `host` unless
-  // VERIFY_SSL=false. On failure the connection stays closed and the reason is returned.
-  asio::awaitable<std::optional<UpstreamFailure>> open(const std::string& host, std::uint16_t port);
+  // VERIFY_SSL=false (cleartext: connects). On failure the connection stays closed and the reason
+  // is returned.
+  asio::awaitable<std::optional<UpstreamFailure>> open(const std::string& host, std::uint16_t port,
+                                                       Transport transport = Transport::tls);
 
   bool is_open() const { return stream_.has_value(); }
-  bool is_for(const std::string& host, std::uint16_t port) const {
-    return is_open() && host_ == host && port_ == port;
+  bool is_for(const std::string& host, std::uint16_t port, Transport transport = Transport::tls) const {
+    return is_open() && host_ == host && port_ == port && transport_ == transport;
   }
   void close();
   // Never connect to `listener` (see reaches_listener): set by the DNS-hijack listener's sessions.
@@ -108,6 +115,8 @@ public:
   void count_request() { ++requests_; }
 
 private:
+  void opened(const std::string& host, std::uint16_t port, Transport transport);
+
   UpstreamTls& tls_;
   const ResolveOverrides& overrides_;
   std::optional<Stream> stream_;
@@ -115,6 +124,7 @@ private:
   http::ReadBuffer buffer_;
   std::string host_;
   std::uint16_t port_ = 0;
+  Transport transport_ = Transport::tls;
   unsigned requests_ = 0;
 };
 
@@ -123,6 +133,7 @@ private:
 // session. On expiry the connection is closed and the failure says so, naming `setting`.
 asio::awaitable<std::optional<UpstreamFailure>> open_within(UpstreamConnection& connection, const std::string& host,
                                                             std::uint16_t port, std::chrono::milliseconds limit,
-                                                            std::string_view setting);
+                                                            std::string_view setting,
+                                                            Transport transport = Transport::tls);
 
 }  // namespace pt::net

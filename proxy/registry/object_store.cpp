@@ -70,6 +70,10 @@ bool ObjectStoreHealth::known_corrupt(const cache::Digest& digest, clock::time_p
   return false;
 }
 
+net::Transport ObjectStore::transport() const {
+  return endpoint.tls() ? net::Transport::tls : net::Transport::cleartext;
+}
+
 std::string ObjectStore::connect_host() const {
   return endpoint.path_style ? endpoint.host : endpoint.bucket + "." + endpoint.host;
 }
@@ -93,11 +97,11 @@ asio::awaitable<S3Answer> s3_request(net::UpstreamConnection& connection, const 
   const std::string host = store.connect_host();
   const std::string bytes = http::serialize(signed_request(store, spec)) + spec.body;
   for (int attempt = 0;; ++attempt) {
-    const bool reused = connection.is_for(host, store.endpoint.port) && connection.requests() > 0;
-    if (!connection.is_for(host, store.endpoint.port)) {
+    const bool reused = connection.is_for(host, store.endpoint.port, store.transport()) && connection.requests() > 0;
+    if (!connection.is_for(host, store.endpoint.port, store.transport())) {
       deadline.expires_after(connect_timeout + std::chrono::seconds(5));  // the timer below decides
       if (auto failure = co_await net::open_within(connection, host, store.endpoint.port, connect_timeout,
-                                                   "the bucket's connect timeout")) {
+                                                   "the bucket's connect timeout", store.transport())) {
         co_return S3Answer{.unreachable = failure->unreachable, .error = failure->message};
       }
     }

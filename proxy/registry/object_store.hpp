@@ -33,6 +33,7 @@ namespace pt::net {
 class UpstreamTls;
 class ResolveOverrides;
 class UpstreamConnection;
+enum class Transport;
 }  // namespace pt::net
 
 namespace pt::cluster {
@@ -101,6 +102,8 @@ struct ObjectStore {
 
   // Where connections go: the endpoint's host, with the bucket in front in virtual-host style.
   std::string connect_host() const;
+  // https, or the cleartext an operator asked for with an http:// S3_ENDPOINT.
+  net::Transport transport() const;
 };
 
 // The request head of `spec`, signed now (SigV4) with the store's key.

@@ -1,6 +1,7 @@
 #include "proxy/registry/session.hpp"
 
 #include "proxy/registry/mirror_context.hpp"
+#include "proxy/registry/object_store.hpp"
 
 #include "auth/credential_policy.hpp"
 #include "cache/cache_key.hpp"
@@ -222,8 +223,10 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
 
   // A kept-alive upstream connection may have been closed by the server meanwhile; a request
   // without a body is then sent once more on a fresh connection.
+  // The bucket may be an http:// endpoint; everything else is TLS.
+  const auto transport = hop == Hop::store ? deps_.object_store->transport() : net::Transport::tls;
   for (int attempt = 0;; ++attempt) {
-    if (!connection.is_for(origin.host, origin.port)) {
+    if (!connection.is_for(origin.host, origin.port, transport)) {
       std::optional<net::UpstreamFailure> failure;
       if (hop != Hop::upstream) {
         // A peer or the bucket failing moves the request on (next candidate, upstream): their
@@ -231,7 +234,7 @@ asio::awaitable<Session::Exchange> Session::exchange(net::UpstreamConnection& co
         const auto limit = hop == Hop::peer ? deps_.cluster->connect_timeout : config.connect_timeout;
         deadline_.expires_after(limit + std::chrono::seconds(5));
         failure = co_await net::open_within(connection, origin.host, origin.port, limit,
-                                            hop == Hop::peer ? "PEER_CONNECT_TIMEOUT" : "CONNECT_TIMEOUT");
+                                            hop == Hop::peer ? "PEER_CONNECT_TIMEOUT" : "CONNECT_TIMEOUT", transport);
       } else {
         deadline_.expires_after(config.connect_timeout);
         failure = co_await connection.open(origin.host, origin.port);

@@ -7,7 +7,9 @@
 #
 #   start_rgw             builds and starts the cluster and a user; exports
 #                         RGW_ENDPOINT (http://127.0.0.1:PORT) RGW_PORT RGW_ACCESS_KEY
-#                         RGW_SECRET_KEY RGW_REGION (us-east-1), and sets RGW_DIR RGW_CONF
+#                         RGW_SECRET_KEY RGW_REGION (us-east-1), and sets RGW_DIR RGW_CONF;
+#                         RGW_TLS=1: RGW_ENDPOINT is https:// (make_test_pki first), and
+#                         RGW_TLS=both adds RGW_HTTP_ENDPOINT, the same gateway in cleartext
 #   stop_rgw              stops radosgw, the OSD and the monitor (lib.sh's exit trap does too)
 #   stop_rgw_gateway      stops only radosgw: the endpoint refuses connections, the data stays
 #   start_rgw_gateway     starts radosgw again on the same port, with the same data
@@ -161,12 +163,19 @@ start_rgw() {
   rm -rf "$RGW_DIR"
   mkdir -p "$RGW_DIR"/{run,log,mon,osd}
   RGW_PORT=$(free_port 127.0.0.1)
-  # RGW_TLS=1: https with the test PKI's server certificate (make_test_pki first), as the proxy
-  # speaks to buckets only over TLS.
-  if [ "${RGW_TLS:-0}" = 1 ]; then
-    [ -n "${SERVER_CRT:-}" ] || _rgw_fail "RGW_TLS=1 needs make_test_pki first"
+  # RGW_TLS=1: https with the test PKI's server certificate (make_test_pki first), as buckets
+  # are reached in production. RGW_TLS=both: also plain http on a second port (an http://
+  # S3_ENDPOINT, as MinIO inside a cluster's network often is).
+  if [ "${RGW_TLS:-0}" = 1 ] || [ "${RGW_TLS:-0}" = both ]; then
+    [ -n "${SERVER_CRT:-}" ] || _rgw_fail "RGW_TLS=$RGW_TLS needs make_test_pki first"
     RGW_FRONTEND="beast ssl_endpoint=127.0.0.1:$RGW_PORT ssl_certificate=$SERVER_CRT ssl_private_key=$SERVER_KEY"
     RGW_ENDPOINT=https://127.0.0.1:$RGW_PORT
+    if [ "$RGW_TLS" = both ]; then
+      RGW_HTTP_PORT=$(free_port 127.0.0.1)
+      RGW_FRONTEND="$RGW_FRONTEND endpoint=127.0.0.1:$RGW_HTTP_PORT"
+      RGW_HTTP_ENDPOINT=http://127.0.0.1:$RGW_HTTP_PORT
+      export RGW_HTTP_ENDPOINT
+    fi
   else
     RGW_FRONTEND="beast endpoint=127.0.0.1:$RGW_PORT"
     RGW_ENDPOINT=http://127.0.0.1:$RGW_PORT
@@ -249,7 +258,7 @@ secret_key = $RGW_SECRET_KEY
 host_base = 127.0.0.1:$RGW_PORT
 host_bucket = 127.0.0.1:$RGW_PORT
 bucket_location = $RGW_REGION
-use_https = $([ "${RGW_TLS:-0}" = 1 ] && echo True || echo False)
+use_https = $([ "${RGW_TLS:-0}" != 0 ] && echo True || echo False)
 signature_v2 = False
 check_ssl_certificate = False
 progress_meter = False

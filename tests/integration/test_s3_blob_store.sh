@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# BLOB_STORE on a real S3 server (rgw.sh's Ceph RGW over TLS): three replicas sharing one bucket.
+# BLOB_STORE on a real S3 server (rgw.sh's Ceph RGW): three replicas sharing one bucket, A and B
+# through its plain http:// endpoint (the proxy's cleartext transport, as for MinIO inside a
+# cluster's network), C through https://, both served by the same gateway.
 #   A  fills from the registry, whose blob GETs redirect to a CDN (nginx, its access log counts
 #      them): one CDN GET per blob, then every blob and the manifest uploaded to the bucket, the
 #      ~20 MB layer as a multipart upload (8 MiB parts) that is complete and the right size.
@@ -17,7 +19,7 @@ require_proxy_bin
 BUCKET=pt-blobs
 PREFIX=ci
 make_test_pki "$T/pki"
-RGW_TLS=1 start_rgw
+RGW_TLS=both start_rgw
 rgw_make_bucket "$BUCKET"
 
 # The registry with its CDN (as test_redirect_cdn.sh).
@@ -50,13 +52,15 @@ S3_ENV=("BLOB_STORE=s3://$BUCKET/$PREFIX" "S3_ENDPOINT=$RGW_ENDPOINT" "AWS_ACCES
   "AWS_SECRET_ACCESS_KEY=$RGW_SECRET_KEY")
 PT_ENV=(REGISTRIES=registry.test "UPSTREAM_RESOLVE=registry.test=$REG_IP cdn.test=$CDN_IP"
   "UPSTREAM_CA_BUNDLE=$TEST_CA_CRT" "AUTH_REGISTRIES=registry.test:alice:s3cret" "${S3_ENV[@]}")
+HTTP_ENV=("S3_ENDPOINT=$RGW_HTTP_ENDPOINT") # after PT_ENV: the later S3_ENDPOINT wins
 
 cdn_blob_gets() { grep -c 'GET /docker/registry/v2/blobs/sha256/' "$CDN_DIR/access.log" || true; }
 ms_since() { echo $(($(_rgw_usec "$EPOCHREALTIME") / 1000 - $(_rgw_usec "$1") / 1000)); }
 
 # ------------------------------------------------------------------ A: fills the bucket
-start_proxy "${PT_ENV[@]}" "CACHE_DIR=$T/cache-a"
-assert_log_line "BLOB_STORE: blobs and manifests by digest are shared through $RGW_ENDPOINT bucket $BUCKET prefix $PREFIX"
+start_proxy "${PT_ENV[@]}" "${HTTP_ENV[@]}" "CACHE_DIR=$T/cache-a"
+assert_log_line "BLOB_STORE: blobs and manifests by digest are shared through $RGW_HTTP_ENDPOINT bucket $BUCKET prefix $PREFIX"
+assert_log_line "BLOB_STORE: S3_ENDPOINT $RGW_HTTP_ENDPOINT is plain http"
 assert_eq "$(proxy_log_current | grep -v '^=== start' | grep -cF "$RGW_SECRET_KEY" || true)" 0 \
   "the proxy never logs the secret key"
 t0=$EPOCHREALTIME
@@ -103,7 +107,7 @@ manifest_mtime() { s3curl -I "$RGW_ENDPOINT/$BUCKET/$PREFIX/blobs/sha256/${DIGES
 mtime_a=$(manifest_mtime)
 sleep 1 # (Last-Modified has whole seconds: a PUT by B would show)
 cdn_before=$(cdn_blob_gets)
-start_proxy "${PT_ENV[@]}" "CACHE_DIR=$T/cache-b"
+start_proxy "${PT_ENV[@]}" "${HTTP_ENV[@]}" "CACHE_DIR=$T/cache-b"
 t0=$EPOCHREALTIME
 proxy_pull "$IMAGE" "$T/out-b" || fail "replica B: pull failed"
 log "replica B: pull from the bucket in $(ms_since "$t0") ms"

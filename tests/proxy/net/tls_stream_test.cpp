@@ -279,3 +279,40 @@ TEST_CASE("TlsStream: a transfer that never waits still yields to the scheduler 
   CHECK(deferred == 3);
   CHECK(completed_at_once == 3 * TlsStream::kSyncStreak - 3);
 }
+
+TEST_CASE("TlsStream: a cleartext stream (an http:// S3 endpoint) moves bytes both ways, waits, and sees the end") {
+  asio::io_context io;
+  auto [accepted, connecting] = socket_pair(io);
+  // Small kernel buffers make both sides wait for the socket (EAGAIN) many times.
+  accepted.set_option(asio::socket_base::send_buffer_size(8 * 1024));
+  connecting.set_option(asio::socket_base::receive_buffer_size(8 * 1024));
+  const std::string payload(2 * 1024 * 1024, 'p');
+  std::string received, request;
+  std::error_code end_error;
+
+  asio::co_spawn(io, [&, socket = std::move(accepted)]() mutable -> asio::awaitable<void> {
+    TlsStream plain(std::move(socket));
+    CHECK(plain.cleartext());
+    co_await handshake(plain);  // nothing to do, done at once
+    auto [wait_ec] = co_await plain.async_wait_readable(pt::nothrow_awaitable);
+    CHECK_FALSE(wait_ec);
+    request.resize(5);
+    co_await asio::async_read(plain, asio::buffer(request), asio::use_awaitable);
+    co_await asio::async_write(plain, asio::buffer(payload), asio::use_awaitable);
+    plain.next_layer().shutdown(tcp::socket::shutdown_send);
+  }, rethrow);
+  asio::co_spawn(io, [&, socket = std::move(connecting)]() mutable -> asio::awaitable<void> {
+    TlsStream plain(std::move(socket));
+    CHECK(plain.native_handle() == nullptr);
+    co_await asio::async_write(plain, asio::buffer(std::string_view("hello")), asio::use_awaitable);
+    received.resize(payload.size());
+    co_await asio::async_read(plain, asio::buffer(received), asio::use_awaitable);
+    char byte = 0;
+    auto [read_ec, n] = co_await plain.async_read_some(asio::buffer(&byte, 1), pt::nothrow_awaitable);
+    end_error = read_ec;
+  }, rethrow);
+  io.run();
+  CHECK(request == "hello");
+  CHECK(received == payload);
+  CHECK(end_error == asio::error::eof);
+}
