@@ -579,6 +579,29 @@ std::error_code Index::remove_tag(std::string_view key) {
   return update_tag(key, [](std::optional<TagRecord>& record) { record.reset(); });
 }
 
+namespace {
+constexpr std::string_view kPendingUploadPrefix = "upload/";
+}  // namespace
+
+std::error_code Index::add_pending_upload(std::string_view id, std::string_view note) {
+  return to_error(db_->Put(rocksdb::WriteOptions(), cf_->meta(), std::string(kPendingUploadPrefix) + std::string(id),
+                           slice(note)));
+}
+
+std::error_code Index::remove_pending_upload(std::string_view id) {
+  return to_error(db_->Delete(rocksdb::WriteOptions(), cf_->meta(), std::string(kPendingUploadPrefix) + std::string(id)));
+}
+
+void Index::for_each_pending_upload(const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->meta()));
+  for (it->Seek(slice(kPendingUploadPrefix)); it->Valid() && it->key().starts_with(slice(kPendingUploadPrefix));
+       it->Next()) {
+    auto key = it->key().ToStringView();
+    key.remove_prefix(kPendingUploadPrefix.size());
+    if (!visit(key, it->value().ToStringView())) return;
+  }
+}
+
 void Index::for_each_tag(const std::function<bool(const TagRecord&)>& visit) const {
   if (!cf_->tags()) return;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->tags()));

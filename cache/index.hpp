@@ -3,6 +3,8 @@
 //
 // Layout, one column family each:
 //   default   "meta/totals" -> total bytes, file count, entry count (fixed binary)
+//             "upload/<id>" -> a note: content committed here and not yet known to be in the
+//             BLOB_STORE bucket (its outbox, so an upload cut by a crash or an outage is resumed)
 //   entries   cache key -> IndexEntry (JSON)
 //   files     digest -> FileRecord {size, last access, reference count}
 //   refs      digest + cache key -> "" (which entries use a file, to drop them with it)
@@ -148,6 +150,13 @@ public:
   std::error_code update_tag(std::string_view key, const std::function<void(std::optional<TagRecord>&)>& change);
   std::error_code remove_tag(std::string_view key);
   void for_each_tag(const std::function<bool(const TagRecord&)>& visit) const;
+
+  // BLOB_STORE's outbox: what is still to be uploaded, by an id of the uploader's choosing (a
+  // digest, a tag record's key), with a note (a media type). Outside the totals: it names
+  // content, it holds none. for_each_pending_upload visits in id order; return false to stop.
+  std::error_code add_pending_upload(std::string_view id, std::string_view note);
+  std::error_code remove_pending_upload(std::string_view id);
+  void for_each_pending_upload(const std::function<bool(std::string_view id, std::string_view note)>& visit) const;
 
 private:
   struct Handles;

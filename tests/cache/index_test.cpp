@@ -133,6 +133,37 @@ TEST_CASE("Index persists across reopen") {
   CHECK(keys == std::vector<std::string>{"a", "b", "c"});
 }
 
+TEST_CASE("Index keeps BLOB_STORE's pending uploads across reopen, apart from the content") {
+  TempDir dir;
+  using Pending = std::vector<std::pair<std::string, std::string>>;
+  auto pending = [](const Index& index) {
+    Pending out;
+    index.for_each_pending_upload([&](std::string_view id, std::string_view note) {
+      out.emplace_back(id, note);
+      return true;
+    });
+    return out;
+  };
+  {
+    auto index = Index::open(dir.path() / "index");
+    REQUIRE_FALSE(index->put(make_entry("a", 1, 10)).error);
+    REQUIRE_FALSE(index->add_pending_upload("sha256:bb", "application/vnd.oci.image.layer.v1.tar"));
+    REQUIRE_FALSE(index->add_pending_upload("sha256:aa", ""));
+    REQUIRE_FALSE(index->add_pending_upload("tag:tag/registry.test/app:1", ""));
+    REQUIRE_FALSE(index->remove_pending_upload("sha256:aa"));
+    REQUIRE_FALSE(index->remove_pending_upload("sha256:never-added"));  // nothing to remove is no error
+  }
+  auto index = Index::open(dir.path() / "index");
+  CHECK(pending(*index) == Pending{{"sha256:bb", "application/vnd.oci.image.layer.v1.tar"},
+                                   {"tag:tag/registry.test/app:1", ""}});
+  // The notes are not content: the totals and the entries are as before.
+  CHECK(index->total_bytes() == 10);
+  CHECK(index->entry_count() == 1);
+  std::size_t visited = 0;
+  index->for_each_pending_upload([&](std::string_view, std::string_view) { return ++visited < 1; });
+  CHECK(visited == 1);  // stopped when asked
+}
+
 TEST_CASE("Index orders files by last access and coalesces touches") {
   TempDir dir;
   auto index = Index::open(dir.path() / "index");
