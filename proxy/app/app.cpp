@@ -293,6 +293,8 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   if (bucket.store) {
     start_bucket_eviction(blocking.get_executor(), *bucket.store, config.s3_max_bytes,
                           peers ? &peers->members() : nullptr);
+    // What an earlier run (or an outage) left in the outbox goes up now, then every minute.
+    bucket.uploads->start_resuming(blocking.get_executor());
   }
   if (peers) {
     peer_port = std::make_unique<front::PeerListener>(listeners, peers->server_context());

@@ -257,21 +257,29 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
   const auto now = cache::now_timestamp();
   auto& store = *deps_.cache;
   std::error_code commit_ec;
+  // BLOB_STORE: what upstream gave us goes to the bucket too, noted in the outbox with the commit
+  // so that a crash or an outage before the upload ends does not lose it (object_uploads.hpp).
+  const bool to_bucket = deps_.object_store && deps_.object_store->uploads && record.upstream != "s3" &&
+                         classified.kind != cache::RequestKind::referrers;
   if (tag) {
     // Stored under its digest (which also answers pulls by digest), then named by the tag's record.
     const auto digest = writer.fill().digest();
     const std::string registry = cache_registry();
     const auto fresh_until = deps_.manifest_policy.fresh_until(cache_registry(), classified.repository, classified.reference, now);
-    auto commit = [&store, &writer, &registry, &classified, &fill_response, tag, digest, now, fresh_until] {
+    auto commit = [&store, &writer, &registry, &classified, &fill_response, tag, digest, now, fresh_until,
+                   to_bucket] {
       if (!digest) return make_error_code(cache::CacheErrc::fill_failed);
       const auto key = cache::manifest_key(registry, classified.repository, *digest);
       if (auto error = store.commit_fill(writer, now, cache::kForever, key)) return error;
+      if (to_bucket) (void)ObjectUploads::note_pending(store, *digest, fill_response.media_type);
       auto head_digest = tag->head_digest;
       if (!head_digest && tag->identifies_tag) head_digest = digest;
-      return store.record_tag_variant(
+      auto error = store.record_tag_variant(
           tag->key,
           {.digest = *digest, .media_type = fill_response.media_type, .size = writer.size(), .fetched = now},
           fresh_until, tag->moved, head_digest);
+      if (!error && to_bucket) (void)ObjectUploads::note_pending_tag(store, tag->key);
+      return error;
     };
     commit_ec = co_await run_blocking(deps_.blocking, commit);
   } else {
@@ -279,14 +287,21 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
     const auto fresh_until = classified.kind == cache::RequestKind::referrers
                                  ? now + std::chrono::duration_cast<std::chrono::seconds>(settings_.referrers_freshness)
                                  : cache::kForever;
-    auto commit = [&store, &writer, now, fresh_until] { return store.commit_fill(writer, now, fresh_until); };
+    auto commit = [&store, &writer, now, fresh_until, to_bucket] {
+      auto error = store.commit_fill(writer, now, fresh_until);
+      if (!error && to_bucket) {
+        if (const auto digest = writer.fill().digest()) {
+          (void)ObjectUploads::note_pending(store, *digest, writer.response().media_type);
+        }
+      }
+      return error;
+    };
     commit_ec = co_await run_blocking(deps_.blocking, commit);
   }
   if (commit_ec) {
     spdlog::warn("session {}: {}{} served but not cached: {}", info_.id, route_.registry.authority(), record.path,
                  commit_ec.message());
-  } else if (deps_.object_store && deps_.object_store->uploads && record.upstream != "s3" &&
-             classified.kind != cache::RequestKind::referrers) {
+  } else if (to_bucket) {
     // BLOB_STORE: verified and on the local disk, so now for the bucket (in the background).
     const auto executor = co_await asio::this_coro::executor;  // named first: GCC 12 and co_await arguments
     if (const auto digest = writer.fill().digest()) {

@@ -2,6 +2,7 @@
 
 #include "cache/blob_reader.hpp"
 #include "cache/cache_store.hpp"
+#include "cache/index.hpp"
 #include "cache/tag_record.hpp"
 #include "s3/hashing.hpp"
 #include "common/deadline.hpp"
@@ -12,6 +13,8 @@
 #include "s3/responses.hpp"
 
 #include <asio/co_spawn.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -72,11 +75,8 @@ void ObjectUploads::submit(Job job) {
 void ObjectUploads::start(Job job) {
   auto executor = job.executor;
   auto work = [this, job = std::move(job)]() -> asio::awaitable<void> {
-    if (job.digest) {
-      co_await upload(*job.digest, job.media_type);
-    } else {
-      co_await upload_tag(job.tag_key);
-    }
+    const bool settled = job.digest ? co_await upload(*job.digest, job.media_type) : co_await upload_tag(job.tag_key);
+    if (settled) co_await settle_note(job.id());
     finished(job.id());
   };
   asio::co_spawn(executor, std::move(work), [](std::exception_ptr error) {
@@ -104,11 +104,74 @@ void ObjectUploads::finished(const std::string& id) {
   if (next) start(std::move(*next));
 }
 
+std::error_code ObjectUploads::note_pending(cache::CacheStore& cache, const cache::Digest& digest,
+                                           std::string_view media_type) {
+  return cache.index().add_pending_upload(digest.str(), media_type);
+}
+
+std::error_code ObjectUploads::note_pending_tag(cache::CacheStore& cache, std::string_view tag_key) {
+  return cache.index().add_pending_upload("tag:" + std::string(tag_key), "");
+}
+
+asio::awaitable<void> ObjectUploads::settle_note(const std::string& id) {
+  auto& index = cache_.index();
+  auto remove = [&index, &id] { return index.remove_pending_upload(id); };
+  if (const auto error = co_await run_blocking(blocking_, remove)) {
+    spdlog::warn("BLOB_STORE: cannot clear the outbox note of {}: {} (it is sent again later)", id, error.message());
+  }
+}
+
+std::size_t ObjectUploads::resume_pending(asio::any_io_executor executor, std::size_t limit) {
+  {
+    std::lock_guard lock(mutex_);
+    if (running_ > 0 || !waiting_.empty()) return 0;
+  }
+  std::vector<Job> jobs;
+  std::vector<std::string> unreadable;
+  cache_.index().for_each_pending_upload([&](std::string_view id, std::string_view note) {
+    if (id.starts_with("tag:")) {
+      jobs.push_back(Job{.executor = executor, .tag_key = std::string(id.substr(4))});
+    } else if (auto digest = cache::Digest::parse(id)) {
+      jobs.push_back(Job{.executor = executor, .digest = std::move(*digest), .media_type = std::string(note)});
+    } else {
+      unreadable.emplace_back(id);  // not ours to send (a note of another release?): never retried
+    }
+    return jobs.size() < limit;
+  });
+  for (const auto& id : unreadable) (void)cache_.index().remove_pending_upload(id);
+  const std::size_t queued = jobs.size();
+  for (auto& job : jobs) submit(std::move(job));
+  return queued;
+}
+
+void ObjectUploads::start_resuming(asio::any_io_executor executor, std::chrono::seconds first,
+                                   std::chrono::seconds every) {
+  auto loop = [this, executor, first, every]() -> asio::awaitable<void> {
+    asio::steady_timer timer(executor);
+    for (auto wait = first;; wait = every) {
+      timer.expires_after(wait);
+      co_await timer.async_wait(asio::use_awaitable);
+      auto resume = [this, &executor] { return resume_pending(executor); };
+      if (const auto queued = co_await run_blocking(blocking_, resume)) {
+        spdlog::info("BLOB_STORE: {} upload(s) not yet in the bucket queued again", queued);
+      }
+    }
+  };
+  asio::co_spawn(executor, std::move(loop), [](std::exception_ptr error) {
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      spdlog::error("BLOB_STORE: resuming uploads stopped: {}", e.what());
+    }
+  });
+}
+
 asio::awaitable<bool> ObjectUploads::upload_tag(const std::string& tag_key) {
   using namespace asio::experimental::awaitable_operators;
   auto read = [&cache = cache_, &tag_key] { return cache.tag(tag_key); };
   const std::optional<cache::TagRecord> record = co_await run_blocking(blocking_, read);
-  if (!record) co_return false;
+  if (!record) co_return true;  // dropped meanwhile: nothing to send, and nothing wrong
   const std::string body = cache::encode_tag_record(*record);
   auto spec = s3::put_object(store_.endpoint, tag_object_key(tag_key), body.size(), s3::sha256_hex(body),
                              "application/json");
@@ -132,7 +195,7 @@ asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const s
     return blobs.open(digest, ec);
   };
   const std::optional<cache::BlobReader> reader = co_await run_blocking(blocking_, open);
-  if (!reader) co_return false;  // evicted already: nothing to send, and nothing wrong
+  if (!reader) co_return true;  // evicted already: nothing to send, and nothing wrong
 
   net::UpstreamConnection connection(store_.tls, store_.resolve);
   Deadline deadline;

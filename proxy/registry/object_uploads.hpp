@@ -5,6 +5,10 @@
 // bounded: one chunk at a time) for large ones, aborted when any step fails. An object the bucket
 // already holds (another replica's fill) is not sent again. At most a few uploads run at once; the
 // rest wait their turn, and one digest is never uploaded twice at the same time.
+//
+// What is to be uploaded is noted in the cache index's outbox when it is committed (the same
+// blocking step), and the note removed once the bucket has it. A crash, an outage of the bucket
+// or a failed upload leaves the note; resume_pending() sends what the notes name again.
 #include "cache/digest.hpp"
 #include "proxy/registry/object_store.hpp"
 
@@ -12,12 +16,15 @@
 #include <asio/awaitable.hpp>
 #include <asio/thread_pool.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <deque>
 #include <mutex>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <system_error>
 
 namespace pt::cache {
 class CacheStore;
@@ -37,9 +44,22 @@ public:
   // replica with an empty disk can serve the tag while the registry is away.
   void enqueue_tag(asio::any_io_executor executor, std::string tag_key);
 
+  // The outbox notes of a commit (blocking: call on the pool, right after the commit), and the
+  // ids they use.
+  static std::error_code note_pending(cache::CacheStore& cache, const cache::Digest& digest, std::string_view media_type);
+  static std::error_code note_pending_tag(cache::CacheStore& cache, std::string_view tag_key);
+
+  // Queues what the outbox names, up to `limit`, when no upload is running or waiting (fresh
+  // fills go first; an outage's backlog never crowds them out). Blocking (it reads the index):
+  // call it on the pool. Returns how many were queued.
+  std::size_t resume_pending(asio::any_io_executor executor, std::size_t limit = 256);
+  // resume_pending() at start (after `first`) and every `every`, on `executor`, until it stops.
+  void start_resuming(asio::any_io_executor executor, std::chrono::seconds first = std::chrono::seconds(5),
+                      std::chrono::seconds every = std::chrono::seconds(60));
+
 private:
   // The queue's worker: one object, or one tag record, now. False when it failed (counted and
-  // logged by the store's health).
+  // logged by the store's health); true when the bucket has it or there is nothing to send.
   asio::awaitable<bool> upload(const cache::Digest& digest, const std::string& media_type);
   asio::awaitable<bool> upload_tag(const std::string& tag_key);
 
@@ -53,6 +73,8 @@ private:
   void submit(Job job);
   void start(Job job);
   void finished(const std::string& id);
+  // The bucket has it, or there is nothing to send (evicted locally): the note goes.
+  asio::awaitable<void> settle_note(const std::string& id);
 
   const ObjectStore& store_;
   cache::CacheStore& cache_;
