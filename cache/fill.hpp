@@ -94,6 +94,9 @@ public:
   ~FillWriter();  // an unfinished fill fails with fill_abandoned; the fill leaves the registry
 
   Fill& fill() const noexcept { return *fill_; }
+  // The fill shared, for a reader that outlives the writer's request (BLOB_STORE's streaming
+  // upload follows the fill to its end, which may come after this writer's client left).
+  std::shared_ptr<Fill> shared_fill() const noexcept { return fill_; }
 
   void publish_response(FillResponse response);
 
