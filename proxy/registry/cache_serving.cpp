@@ -225,6 +225,16 @@ asio::awaitable<bool> Session::fill_and_serve(AccessRecord& record, const cache:
     fill_response.expected_digest = cache::Digest::parse(*header);
   }
   writer.publish_response(fill_response);
+  if (deps_.object_store && deps_.object_store->uploads && !tag && fill_response.expected_digest &&
+      stream_upload_wanted(classified.kind, record.upstream == "s3", fill_response.content_length)) {
+    // BLOB_STORE: large content goes to the bucket while it arrives, completed once the fill
+    // verified it (object_uploads.hpp). The post-commit enqueue below finds it streaming and
+    // leaves it be; when the stream is refused (too many at once), that enqueue uploads it.
+    const auto executor = co_await asio::this_coro::executor;  // named first: GCC 12 and co_await arguments
+    deps_.object_store->uploads->start_stream(executor, *fill_response.expected_digest, fill_response.media_type,
+                                              writer.shared_fill(), *fill_response.content_length,
+                                              config.upstream_idle_timeout);
+  }
 
   const bool keep_alive = request.keep_alive && !Deadline::draining();
   const http::ClientResponse out = http::client_response(upstream, request.method, to_string(record.cache), keep_alive);
