@@ -8,7 +8,10 @@
 #       once the fill is done the object is there, whole (sha256 = the digest), no upload is left
 #       in progress, and it counts once in pullthrough_s3_uploads_total (the post-commit queue did
 #       not send it again)
-#   (b) the CDN killed while layer 2 is half sent, a part of it already in the bucket: the client's
+#   (b) a 9 MB layer whose bytes the CDN replaced (same length, another digest): its upload is in
+#       progress during the fill, which then fails its digest check, so the upload is aborted: no
+#       object under the key, no upload in progress
+#   (c) the CDN killed while layer 2 is half sent, a part of it already in the bucket: the client's
 #       transfer is cut, and the upload is aborted: no object under the key, no upload in progress,
 #       and no bucket error counted (the fill failed, not the bucket)
 # shellcheck source-path=SCRIPTDIR
@@ -34,11 +37,13 @@ start_registry reg "$REG_IP" auto --htpasswd alice:s3cret --storage "$STORAGE" \
   --redirect "https://cdn.test:$CDN_PORT"
 RPORT=${REG_PORT[reg]}
 BIG=18000000 # layers of a little more (tar headers): three 8 MiB parts, the last one small
-seed_image_sizes "${REG_ADDR[reg]}" library/app:1.0 "$BIG" "$((BIG + 1))"
-mapfile -t LAYERS < <(for d in $(image_blobs "$SEED_DIR"); do
-  [ "$(stat -c %s "$SEED_DIR/${d#sha256:}")" -lt "$BIG" ] || echo "$d"
-done)
+MID=9000000 # two parts
+seed_image_sizes "${REG_ADDR[reg]}" library/app:1.0 "$BIG" "$((BIG + 1))" "$MID"
+size_of() { stat -c %s "$SEED_DIR/${1#sha256:}"; }
+mapfile -t LAYERS < <(for d in $(image_blobs "$SEED_DIR"); do [ "$(size_of "$d")" -lt "$BIG" ] || echo "$d"; done)
 [ "${#LAYERS[@]}" = 2 ] || fail "expected two large layers, got: ${LAYERS[*]}"
+L3=$(for d in $(image_blobs "$SEED_DIR"); do s=$(size_of "$d"); [ "$s" -lt "$MID" ] || [ "$s" -ge "$BIG" ] || echo "$d"; done)
+[ -n "$L3" ] || fail "no layer of about $MID bytes"
 
 PT_ENV=(REGISTRIES=registry.test "UPSTREAM_RESOLVE=registry.test=$REG_IP cdn.test=$CDN_IP"
   "UPSTREAM_CA_BUNDLE=$TEST_CA_CRT" "AUTH_REGISTRIES=registry.test:alice:s3cret"
@@ -60,10 +65,11 @@ fetch_in_background() {
   pcurl -o "$2" "https://registry.test:$RPORT/v2/library/app/blobs/$1" 2>"$2.err" &
   FETCH_PID=$!
 }
-# wait_for_parts KEY — polls (up to 15 s) until the upload of KEY has a part in the bucket, while
-# the client is still receiving; sets UPLOAD_ID PARTS RECEIVED (bytes the client had by then).
+# wait_for_parts KEY [N] — polls (up to 15 s) until an upload of KEY is in progress with N parts
+# (default 1) in the bucket, while the client is still receiving; sets UPLOAD_ID PARTS RECEIVED
+# (bytes the client had by then).
 wait_for_parts() {
-  local key=$1 deadline=$((SECONDS + 15))
+  local key=$1 want=${2:-1} deadline=$((SECONDS + 15))
   UPLOAD_ID="" PARTS=0
   while :; do
     kill -0 "$FETCH_PID" 2>/dev/null || fail "the client's transfer ended before a part of $key was seen in the bucket"
@@ -71,7 +77,7 @@ wait_for_parts() {
     UPLOAD_ID=$(upload_id_of "$key")
     if [ -n "$UPLOAD_ID" ]; then
       PARTS=$(parts_of "$key" "$UPLOAD_ID")
-      [ "$PARTS" -lt 1 ] || break
+      [ "$PARTS" -lt "$want" ] || break
     fi
     sleep 0.1
   done
@@ -105,7 +111,28 @@ assert_eq "$(metric pullthrough_s3_uploads_total)/$(metric pullthrough_s3_upload
   "(a) pullthrough_s3_uploads_total/uploaded_bytes_total count it once"
 assert_eq "$(metric pullthrough_s3_errors_total)" 0 "(a) pullthrough_s3_errors_total = 0"
 
-# ------------------------------------------------------------------ (b) the fill cut mid-body
+# ------------------------------------------------------------------ (b) wrong bytes from the CDN
+K3=$(key_of "$L3")
+L3_FILE=$(find "$STORAGE" -path "*/blobs/sha256/*/${L3#sha256:}/data")
+[ -f "$L3_FILE" ] || fail "(b) the registry's file of $L3 not found under $STORAGE"
+head -c "$(size_of "$L3")" /dev/urandom >"$L3_FILE"
+t0=$EPOCHREALTIME
+fetch_in_background "$L3" "$T/${L3#sha256:}.out"
+wait_for_parts "$K3" 0
+ok "(b) wrong bytes of $L3 on their way, upload $UPLOAD_ID in progress at $RECEIVED bytes"
+rc=0
+wait "$FETCH_PID" || rc=$?
+assert_ne "$(sha256_of "$T/${L3#sha256:}.out")" "$L3" "(b) the client did not get bytes passing for the layer (curl status $rc)"
+deadline=$((SECONDS + 10))
+while [ -n "$(upload_id_of "$K3")" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "(b) the upload of $K3 is still in progress 10 s after the fill"
+  sleep 0.1
+done
+ok "(b) the upload was aborted $(ms_since "$t0") ms after the GET began"
+assert_eq "$(head_code "$K3")" 404 "(b) nothing under the digest's key (HEAD 404)"
+assert_log_contains "not cached: content does not match its digest"
+
+# ------------------------------------------------------------------ (c) the fill cut mid-body
 L2=${LAYERS[1]}
 K2=$(key_of "$L2")
 L2_SIZE=$(stat -c %s "$SEED_DIR/${L2#sha256:}")
@@ -115,16 +142,16 @@ wait_for_parts "$K2"
 kill -TERM "$CDN_PID" # nginx's fast shutdown: the transfer is cut
 rc=0
 wait "$FETCH_PID" || rc=$?
-assert_ne "$rc" 0 "(b) the CDN killed at $RECEIVED of $L2_SIZE bytes, upload $UPLOAD_ID with $PARTS part(s): the client's transfer is cut ($(grep -m1 "^curl:" "$T/${L2#sha256:}.out.err" || true))"
+assert_ne "$rc" 0 "(c) the CDN killed at $RECEIVED of $L2_SIZE bytes, upload $UPLOAD_ID with $PARTS part(s): the client's transfer is cut ($(grep -m1 "^curl:" "$T/${L2#sha256:}.out.err" || true))"
 deadline=$((SECONDS + 10))
 while [ -n "$(upload_id_of "$K2")" ]; do
-  [ "$SECONDS" -lt "$deadline" ] || fail "(b) the upload of $K2 is still in progress 10 s after the cut"
+  [ "$SECONDS" -lt "$deadline" ] || fail "(c) the upload of $K2 is still in progress 10 s after the cut"
   sleep 0.1
 done
-ok "(b) the upload was aborted $(ms_since "$t0") ms after the GET began"
-assert_eq "$(head_code "$K2")" 404 "(b) nothing under the digest's key (HEAD 404)"
-assert_not_contains "$(bucket_keys)" "${L2#sha256:}" "(b) the key is not listed"
-assert_eq "$(metric pullthrough_s3_errors_total)" 0 "(b) pullthrough_s3_errors_total = 0 (the fill failed, not the bucket)"
-assert_eq "$(metric pullthrough_s3_uploads_total)" 1 "(b) pullthrough_s3_uploads_total is still 1"
+ok "(c) the upload was aborted $(ms_since "$t0") ms after the GET began"
+assert_eq "$(head_code "$K2")" 404 "(c) nothing under the digest's key (HEAD 404)"
+assert_not_contains "$(bucket_keys)" "${L2#sha256:}" "(c) the key is not listed"
+assert_eq "$(metric pullthrough_s3_errors_total)" 0 "(c) pullthrough_s3_errors_total = 0 (the fill failed, not the bucket)"
+assert_eq "$(metric pullthrough_s3_uploads_total)" 1 "(c) pullthrough_s3_uploads_total is still 1"
 assert_proxy_alive
 finish
