@@ -11,7 +11,10 @@
 #   (b) a 9 MB layer whose bytes the CDN replaced (same length, another digest): its upload is in
 #       progress during the fill, which then fails its digest check, so the upload is aborted: no
 #       object under the key, no upload in progress
-#   (c) the CDN killed while layer 2 is half sent, a part of it already in the bucket: the client's
+#   (c) radosgw down when a fill of layer 3 starts, back while it runs: the streaming upload fails
+#       (counted), and the upload after the fill's commit, from the local file, puts it in the
+#       bucket all the same
+#   (d) the CDN killed while layer 2 is half sent, a part of it already in the bucket: the client's
 #       transfer is cut, and the upload is aborted: no object under the key, no upload in progress,
 #       and no bucket error counted (the fill failed, not the bucket)
 # shellcheck source-path=SCRIPTDIR
@@ -38,10 +41,10 @@ start_registry reg "$REG_IP" auto --htpasswd alice:s3cret --storage "$STORAGE" \
 RPORT=${REG_PORT[reg]}
 BIG=18000000 # layers of a little more (tar headers): three 8 MiB parts, the last one small
 MID=9000000 # two parts
-seed_image_sizes "${REG_ADDR[reg]}" library/app:1.0 "$BIG" "$((BIG + 1))" "$MID"
+seed_image_sizes "${REG_ADDR[reg]}" library/app:1.0 "$BIG" "$((BIG + 1))" "$((BIG + 2))" "$MID"
 size_of() { stat -c %s "$SEED_DIR/${1#sha256:}"; }
 mapfile -t LAYERS < <(for d in $(image_blobs "$SEED_DIR"); do [ "$(size_of "$d")" -lt "$BIG" ] || echo "$d"; done)
-[ "${#LAYERS[@]}" = 2 ] || fail "expected two large layers, got: ${LAYERS[*]}"
+[ "${#LAYERS[@]}" = 3 ] || fail "expected three large layers, got: ${LAYERS[*]}"
 L3=$(for d in $(image_blobs "$SEED_DIR"); do s=$(size_of "$d"); [ "$s" -lt "$MID" ] || [ "$s" -ge "$BIG" ] || echo "$d"; done)
 [ -n "$L3" ] || fail "no layer of about $MID bytes"
 
@@ -132,7 +135,37 @@ ok "(b) the upload was aborted $(ms_since "$t0") ms after the GET began"
 assert_eq "$(head_code "$K3")" 404 "(b) nothing under the digest's key (HEAD 404)"
 assert_log_contains "not cached: content does not match its digest"
 
-# ------------------------------------------------------------------ (c) the fill cut mid-body
+# ------------------------------------------------------------------ (c) the bucket down, then back
+L4=${LAYERS[2]}
+K4=$(key_of "$L4")
+ERR0=$(metric pullthrough_s3_errors_total)
+stop_rgw_gateway
+t0=$EPOCHREALTIME
+fetch_in_background "$L4" "$T/${L4#sha256:}.out"
+# Two failures: the bucket asked for the blob (the local miss), then the stream's first request.
+# (The log says only the first: one warning a minute.)
+deadline=$((SECONDS + 10))
+until [ "$(metric pullthrough_s3_errors_total)" -ge $((ERR0 + 2)) ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "(c) the streaming upload of $L4 did not fail (pullthrough_s3_errors_total: $(metric pullthrough_s3_errors_total))"
+  sleep 0.1
+done
+ok "(c) the streaming upload failed with radosgw down ($(ms_since "$t0") ms)"
+start_rgw_gateway
+UPLOAD_MARK=$(proxy_log_mark) # (an upload failure after this one ends wait_bucket_has at once)
+kill -0 "$FETCH_PID" 2>/dev/null ||
+  fail "(c) radosgw was back only after the fill ended ($(ms_since "$t0") ms): too late to show the upload after the commit"
+ok "(c) radosgw back $(ms_since "$t0") ms after the GET began, the client still receiving"
+wait "$FETCH_PID" || fail "(c) the client's GET failed: $(cat "$T/${L4#sha256:}.out.err")"
+assert_eq "$(sha256_of "$T/${L4#sha256:}.out")" "$L4" "(c) the client got the layer whole"
+wait_bucket_has 20 "$L4"
+ok "(c) the object is in the bucket $(ms_since "$t0") ms after the GET began: uploaded from the local file"
+s3c get -q "s3://$BUCKET/$K4" "$T/l4.back"
+assert_eq "$(sha256_of "$T/l4.back")" "$L4" "(c) the object's bytes hash to the layer's digest"
+assert_eq "$(metric pullthrough_s3_uploads_total)" 2 "(c) pullthrough_s3_uploads_total = 2"
+[ "$(metric pullthrough_s3_errors_total)" -ge 1 ] || fail "(c) pullthrough_s3_errors_total did not count the failure"
+ERRORS=$(metric pullthrough_s3_errors_total)
+
+# ------------------------------------------------------------------ (d) the fill cut mid-body
 L2=${LAYERS[1]}
 K2=$(key_of "$L2")
 L2_SIZE=$(stat -c %s "$SEED_DIR/${L2#sha256:}")
@@ -142,16 +175,16 @@ wait_for_parts "$K2"
 kill -TERM "$CDN_PID" # nginx's fast shutdown: the transfer is cut
 rc=0
 wait "$FETCH_PID" || rc=$?
-assert_ne "$rc" 0 "(c) the CDN killed at $RECEIVED of $L2_SIZE bytes, upload $UPLOAD_ID with $PARTS part(s): the client's transfer is cut ($(grep -m1 "^curl:" "$T/${L2#sha256:}.out.err" || true))"
+assert_ne "$rc" 0 "(d) the CDN killed at $RECEIVED of $L2_SIZE bytes, upload $UPLOAD_ID with $PARTS part(s): the client's transfer is cut ($(grep -m1 "^curl:" "$T/${L2#sha256:}.out.err" || true))"
 deadline=$((SECONDS + 10))
 while [ -n "$(upload_id_of "$K2")" ]; do
-  [ "$SECONDS" -lt "$deadline" ] || fail "(c) the upload of $K2 is still in progress 10 s after the cut"
+  [ "$SECONDS" -lt "$deadline" ] || fail "(d) the upload of $K2 is still in progress 10 s after the cut"
   sleep 0.1
 done
-ok "(c) the upload was aborted $(ms_since "$t0") ms after the GET began"
-assert_eq "$(head_code "$K2")" 404 "(c) nothing under the digest's key (HEAD 404)"
-assert_not_contains "$(bucket_keys)" "${L2#sha256:}" "(c) the key is not listed"
-assert_eq "$(metric pullthrough_s3_errors_total)" 0 "(c) pullthrough_s3_errors_total = 0 (the fill failed, not the bucket)"
-assert_eq "$(metric pullthrough_s3_uploads_total)" 1 "(c) pullthrough_s3_uploads_total is still 1"
+ok "(d) the upload was aborted $(ms_since "$t0") ms after the GET began"
+assert_eq "$(head_code "$K2")" 404 "(d) nothing under the digest's key (HEAD 404)"
+assert_not_contains "$(bucket_keys)" "${L2#sha256:}" "(d) the key is not listed"
+assert_eq "$(metric pullthrough_s3_errors_total)" "$ERRORS" "(d) pullthrough_s3_errors_total did not grow (the fill failed, not the bucket)"
+assert_eq "$(metric pullthrough_s3_uploads_total)" 2 "(d) pullthrough_s3_uploads_total is still 2"
 assert_proxy_alive
 finish
