@@ -38,6 +38,7 @@ std::string describe(const S3Answer& answer) {
 
 void ObjectStoreHealth::failed(std::string_view what, clock::time_point now) {
   errors_.fetch_add(1, std::memory_order_relaxed);
+  last_failure_.store(now.time_since_epoch().count(), std::memory_order_relaxed);
   std::uint64_t quiet = 0;
   {
     std::lock_guard lock(mutex_);

@@ -68,6 +68,11 @@ public:
     uploaded_bytes_.fetch_add(bytes, std::memory_order_relaxed);
   }
   void downloaded() { downloads_.fetch_add(1, std::memory_order_relaxed); }
+  // A failure was counted less than `window` ago (the outbox waits for a quiet bucket).
+  bool failed_within(clock::duration window, clock::time_point now = clock::now()) const {
+    const auto last = last_failure_.load(std::memory_order_relaxed);
+    return last != clock::rep{} && now - clock::time_point(clock::duration(last)) < window;
+  }
   // Something was uploaded since the last eviction pass (S3_MAX_SIZE): true once per batch.
   bool take_grown() { return grown_.exchange(false, std::memory_order_relaxed); }
   // The bucket's copy of `digest` did not hash to it: not read again for an hour (the retry goes
@@ -86,6 +91,7 @@ private:
   std::atomic<std::uint64_t> uploaded_bytes_{0};
   std::atomic<std::uint64_t> downloads_{0};
   std::atomic<bool> grown_{false};
+  std::atomic<clock::rep> last_failure_{};  // time_since_epoch of the last failure, 0: none
   std::mutex mutex_;
   clock::time_point last_log_{};
   std::uint64_t quiet_ = 0;

@@ -241,6 +241,7 @@ std::size_t ObjectUploads::resume_pending(asio::any_io_executor executor, std::s
     std::lock_guard lock(mutex_);
     if (book_.running() > 0 || book_.waiting() > 0) return 0;
   }
+  if (store_.health.failed_within(std::chrono::seconds(10))) return 0;
   std::vector<Job> jobs;
   std::vector<std::string> unreadable;
   cache_.index().for_each_pending_upload([&](std::string_view id, std::string_view note) {

@@ -124,12 +124,13 @@ public:
   static std::error_code note_pending_tag(cache::CacheStore& cache, std::string_view tag_key);
 
   // Queues what the outbox names, up to `limit`, when no post-commit upload is running or waiting
-  // (fresh fills go first; an outage's backlog never crowds them out). Blocking (it reads the
-  // index): call it on the pool. Returns how many were queued.
-  std::size_t resume_pending(asio::any_io_executor executor, std::size_t limit = 256);
+  // and the bucket has not failed for a while (fresh fills go first, and an outage's backlog is
+  // not thrown at a bucket that is still down). Blocking (it reads the index): call it on the
+  // pool. Returns how many were queued.
+  std::size_t resume_pending(asio::any_io_executor executor, std::size_t limit = 64);
   // resume_pending() at start (after `first`) and every `every`, on `executor`, until it stops.
   void start_resuming(asio::any_io_executor executor, std::chrono::seconds first = std::chrono::seconds(5),
-                      std::chrono::seconds every = std::chrono::seconds(60));
+                      std::chrono::seconds every = std::chrono::seconds(10));
 
 private:
   // The queue's worker: one object, or one tag record, now. False when it failed (counted and
