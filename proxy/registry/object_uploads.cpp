@@ -95,6 +95,19 @@ asio::awaitable<std::error_code> wait_for_fill(cache::Fill& fill, std::uint64_t 
   }
 }
 
+// CompleteMultipartUpload: empty when the object is made, else why not. A 200 may still carry an
+// error in its body (S3 says so for CompleteMultipartUpload).
+asio::awaitable<std::string> complete_upload(net::UpstreamConnection& connection, const ObjectStore& store,
+                                             const std::string& key, const std::string& upload_id,
+                                             const std::vector<s3::CompletedPart>& parts, Deadline& deadline) {
+  const auto complete = s3::complete_multipart_upload(store.endpoint, key, upload_id, parts);
+  const auto completed = co_await s3_request(connection, store, complete, deadline);
+  const auto result = completed.ok && completed.status == 200 ? s3::parse_complete_multipart_upload(completed.body)
+                                                              : decltype(s3::parse_complete_multipart_upload(""))::failure("");
+  if (result && std::holds_alternative<s3::CompletedUpload>(*result.value)) co_return std::string();
+  co_return "complete: " + describe(completed);
+}
+
 }  // namespace
 
 bool stream_upload_wanted(cache::RequestKind kind, bool from_bucket, std::optional<std::uint64_t> content_length) {
@@ -374,16 +387,11 @@ asio::awaitable<bool> ObjectUploads::upload(const cache::Digest& digest, const s
       }
     }
     if (failure.empty()) {
-      const auto complete = s3::complete_multipart_upload(store_.endpoint, key, *upload_id, parts);
-      const auto completed = co_await s3_request(connection, store_, complete, deadline);
-      // A 200 may still carry an error in its body (S3 says so for CompleteMultipartUpload).
-      const auto result = completed.ok && completed.status == 200 ? s3::parse_complete_multipart_upload(completed.body)
-                                                                  : decltype(s3::parse_complete_multipart_upload(""))::failure("");
-      if (result && std::holds_alternative<s3::CompletedUpload>(*result.value)) {
+      failure = co_await complete_upload(connection, store_, key, *upload_id, parts, deadline);
+      if (failure.empty()) {
         done = true;
         co_return;
       }
-      failure = "complete: " + describe(completed);
     }
     store_.health.failed(fmt::format("upload of {} failed ({}); aborted", digest.str(), failure));
     // Never left half-made: the parts cost storage, and a crash's leftovers are aborted at start-up.
@@ -472,16 +480,8 @@ asio::awaitable<bool> ObjectUploads::stream(const cache::Digest& digest, const s
       fill_error = ec;
       co_return;
     }
-    const auto complete = s3::complete_multipart_upload(store_.endpoint, key, *upload_id, parts);
-    const auto completed = co_await s3_request(connection, store_, complete, deadline);
-    // A 200 may still carry an error in its body (S3 says so for CompleteMultipartUpload).
-    const auto result = completed.ok && completed.status == 200 ? s3::parse_complete_multipart_upload(completed.body)
-                                                                : decltype(s3::parse_complete_multipart_upload(""))::failure("");
-    if (result && std::holds_alternative<s3::CompletedUpload>(*result.value)) {
-      done = true;
-    } else {
-      failure = "complete: " + describe(completed);
-    }
+    failure = co_await complete_upload(connection, store_, key, *upload_id, parts, deadline);
+    done = failure.empty();
   };
   co_await (steps() || deadline.watchdog());
   if (!done && failure.empty() && !fill_error) {  // the watchdog ended it
