@@ -67,7 +67,7 @@ std::unique_ptr<CacheStore> CacheStore::open(CacheSettings settings) {
 
 CacheStore::CacheStore(CacheSettings settings, std::unique_ptr<Index> index)
     : settings_(std::move(settings)), index_(std::move(index)), blobs_(settings_.directory),
-      fills_(blobs_) {}
+      fills_(blobs_), bucket_uses_(*index_) {}
 
 std::optional<CacheStore::Hit> CacheStore::lookup(std::string_view key, Timestamp now) {
   auto entry = index_->get(key);

@@ -18,6 +18,7 @@
 // under one lock so a commit and an eviction of the same digest cannot interleave. Hence, after a
 // crash, only unindexed files can exist, which reconcile() removes.
 #include "cache/blob_store.hpp"
+#include "cache/bucket_uses.hpp"
 #include "cache/eviction.hpp"
 #include "cache/fill_registry.hpp"
 #include "cache/index.hpp"
@@ -77,6 +78,8 @@ public:
   FillRegistry& fills() noexcept { return fills_; }
   // Files already hashed and found intact in this process (see verified_files.hpp).
   VerifiedFiles& verified_files() noexcept { return verified_; }
+  // BLOB_STORE: when this replica last used each bucket object (the bucket's LRU).
+  BucketUses& bucket_uses() noexcept { return bucket_uses_; }
 
   struct Hit {
     IndexEntry entry;
@@ -169,6 +172,7 @@ private:
   BlobStore blobs_;
   FillRegistry fills_;
   VerifiedFiles verified_;
+  BucketUses bucket_uses_;
   // Serialises "publish file, then index it" against "unindex file, then unlink it".
   std::mutex publish_mutex_;
   std::size_t migrated_tags_ = 0;

@@ -18,6 +18,9 @@ namespace pt::cache {
 namespace {
 
 constexpr std::string_view kTotalsKey = "meta/totals";
+// In the default family next to the totals: a family of their own would need a migration for
+// readers of older indexes (a secondary instance cannot create one), and they are few and small.
+constexpr std::string_view kBucketUsedPrefix = "bucket_used/";
 constexpr std::size_t kDigestLength = 71;  // "sha256:" + 64 hex
 // After kill -9, opening replays the write-ahead log: bounding it (by flushing memtables to SST
 // files sooner) keeps that replay to a fraction of a second.
@@ -608,6 +611,38 @@ void Index::for_each_tag(const std::function<bool(const TagRecord&)>& visit) con
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const auto record = decode_tag_record(it->key().ToStringView(), it->value().ToStringView());
     if (record && !visit(*record)) return;
+  }
+}
+
+std::optional<Timestamp> Index::bucket_last_used(std::string_view object_key) const {
+  std::string value;
+  const auto key = std::string(kBucketUsedPrefix) + std::string(object_key);
+  if (!db_->Get(rocksdb::ReadOptions(), cf_->meta(), slice(key), &value).ok() || value.size() != 8) return std::nullopt;
+  return Timestamp(std::chrono::seconds(static_cast<std::int64_t>(decode_u64(value))));
+}
+
+std::error_code Index::put_bucket_last_used(std::string_view object_key, Timestamp when) {
+  if (!reader_dir_.empty()) return std::make_error_code(std::errc::read_only_file_system);
+  std::string value;
+  const auto seconds = static_cast<std::uint64_t>(when.time_since_epoch().count());
+  for (int shift = 56; shift >= 0; shift -= 8) value.push_back(static_cast<char>(seconds >> shift));
+  const auto key = std::string(kBucketUsedPrefix) + std::string(object_key);
+  return to_error(db_->Put(rocksdb::WriteOptions(), cf_->meta(), slice(key), value));
+}
+
+std::error_code Index::forget_bucket_last_used(std::string_view object_key) {
+  if (!reader_dir_.empty()) return std::make_error_code(std::errc::read_only_file_system);
+  const auto key = std::string(kBucketUsedPrefix) + std::string(object_key);
+  return to_error(db_->Delete(rocksdb::WriteOptions(), cf_->meta(), slice(key)));
+}
+
+void Index::for_each_bucket_last_used(const std::function<bool(std::string_view object_key, Timestamp when)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->meta()));
+  for (it->Seek(slice(kBucketUsedPrefix)); it->Valid() && it->key().starts_with(slice(kBucketUsedPrefix)); it->Next()) {
+    const auto value = it->value().ToStringView();
+    if (value.size() != 8) continue;
+    const auto key = it->key().ToStringView().substr(kBucketUsedPrefix.size());
+    if (!visit(key, Timestamp(std::chrono::seconds(static_cast<std::int64_t>(decode_u64(value)))))) return;
   }
 }
 

@@ -12,6 +12,7 @@
 //   tags      tag key -> TagRecord (JSON): what a tag points at. Records reference no file (their
 //             variants are manifest entries, which do), so they are outside the totals; a variant
 //             whose manifest was evicted is simply fetched again.
+//   default   "bucket_used/" + bucket object key -> big-endian seconds: BLOB_STORE's last uses
 // Every change is one atomic WriteBatch that also rewrites the totals, so opening needs no scan
 // and the totals can never drift from the records, even across kill -9.
 //
@@ -157,6 +158,15 @@ public:
   std::error_code add_pending_upload(std::string_view id, std::string_view note);
   std::error_code remove_pending_upload(std::string_view id);
   void for_each_pending_upload(const std::function<bool(std::string_view id, std::string_view note)>& visit) const;
+  // BLOB_STORE: when this replica last served or stored a bucket object, by its bucket key
+  // ("blobs/sha256/<hex>", "tags/<hex>"), the prefix of the store taken off. With PEERS the owner
+  // of a key sees every use of it, so its record is the cluster's LRU for the bucket (see
+  // bucket_uses.hpp). Kept in the default family under "bucket_used/", outside the totals.
+  std::optional<Timestamp> bucket_last_used(std::string_view object_key) const;
+  std::error_code put_bucket_last_used(std::string_view object_key, Timestamp when);
+  std::error_code forget_bucket_last_used(std::string_view object_key);
+  // Every record, in key order; return false from the callback to stop.
+  void for_each_bucket_last_used(const std::function<bool(std::string_view object_key, Timestamp when)>& visit) const;
 
 private:
   struct Handles;
