@@ -70,6 +70,7 @@ asio::awaitable<bool> Session::serve_cacheable(AccessRecord& record, const cache
   }
   if (classified.kind == cache::RequestKind::manifest_by_tag) co_return co_await serve_tag(record, classified, key);
   if (classified.kind == cache::RequestKind::referrers) co_return co_await serve_referrers(record, classified, key);
+  if (classified.digest) note_bucket_use(object_key(*classified.digest));  // hit, fill or bucket read alike
   auto& store = *deps_.cache;
   const auto now = cache::now_timestamp();
   if (classified.is_head) {

@@ -12,6 +12,7 @@
 #include "common/run_blocking.hpp"
 
 #include <asio/experimental/awaitable_operators.hpp>
+#include <asio/post.hpp>
 #include <fmt/format.h>
 
 namespace pt::registry {
@@ -33,6 +34,15 @@ void as_registry_answer(http::ResponseHead& head, const cache::Digest& digest) {
 }
 
 }  // namespace
+
+void Session::note_bucket_use(const std::string& object_key) {
+  if (!deps_.object_store || !deps_.cache) return;
+  auto& uses = deps_.cache->bucket_uses();
+  const auto now = cache::now_timestamp();
+  if (!uses.note(object_key, now)) return;
+  // Nobody waits for it: a lost write costs some recency, never a pull.
+  asio::post(deps_.blocking, [&uses, key = object_key, now] { uses.record(key, now); });
+}
 
 asio::awaitable<std::optional<Session::Exchange>> Session::fetch_from_store(AccessRecord& record,
                                                                             const cache::RegistryRequest& classified,

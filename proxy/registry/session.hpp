@@ -107,6 +107,10 @@ private:
   // or a registry without, goes to the registry alone. `record.upstream` names who answered.
   asio::awaitable<Exchange> fetch(AccessRecord& record, const cache::RegistryRequest& classified,
                                   const http::RequestHead& head, http::Parser& response);
+  // BLOB_STORE (object_store_fetch.cpp): this replica served or stored the bucket object
+  // `object_key` (object_key(), tag_object_key()): its last use, for the bucket's LRU. Costs the
+  // I/O thread a map lookup; the write, when due, goes to the blocking pool. No-op without BLOB_STORE.
+  void note_bucket_use(const std::string& object_key);
   // BLOB_STORE (object_store_fetch.cpp): a GET or HEAD of content by digest, asked of the bucket.
   // nullopt: the bucket has it not, or failed (counted); the caller goes upstream.
   asio::awaitable<std::optional<Exchange>> fetch_from_store(AccessRecord& record, const cache::RegistryRequest& classified,

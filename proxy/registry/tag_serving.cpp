@@ -8,6 +8,7 @@
 #include "cache/manifest_cache_policy.hpp"
 #include "cache/manifest_negotiation.hpp"
 #include "common/run_blocking.hpp"
+#include "proxy/registry/object_store.hpp"
 #include "proxy/registry/revalidations.hpp"
 #include "proxy/registry/session.hpp"
 
@@ -42,6 +43,7 @@ std::optional<std::string> read_whole(const cache::BlobReader& reader) {
 
 asio::awaitable<bool> Session::serve_tag(AccessRecord& record, const cache::RegistryRequest& classified,
                                          const std::string& tag_key) {
+  note_bucket_use(tag_object_key(tag_key));
   auto& store = *deps_.cache;
   const auto now = cache::now_timestamp();
   const auto accepted = cache::AcceptedTypes::parse(client_accept());
@@ -149,6 +151,7 @@ asio::awaitable<Session::Served> Session::serve_variant(AccessRecord& record,
   auto& store = *deps_.cache;
   const auto now = cache::now_timestamp();
   const auto key = cache::manifest_key(cache_registry(), classified.repository, variant.digest);
+  note_bucket_use(object_key(variant.digest));  // a pull by tag uses the manifest's bucket copy too
   if (classified.is_head) {
     // Answered from the record alone: a storm of HEADs for a tag (ImagePullPolicy: Always) costs
     // no disk access, and the manifest itself need not be stored (containerd and docker fetch it
