@@ -291,8 +291,11 @@ int run_proxy(const Config& config, std::function<ConfigResult()> reread) {
   }
   std::unique_ptr<front::PeerListener> peer_port;
   if (bucket.store) {
-    start_bucket_eviction(blocking.get_executor(), *bucket.store, config.s3_max_bytes,
-                          peers ? &peers->members() : nullptr);
+    const cache::BucketLimits limits{
+        .max_bytes = config.s3_max_bytes,
+        .inactive = std::chrono::duration_cast<std::chrono::seconds>(config.s3_inactive)};
+    start_bucket_eviction(blocking.get_executor(), *bucket.store, limits, peers ? &peers->members() : nullptr,
+                          store.get());
     // What an earlier run (or an outage) left in the outbox goes up now, then every minute.
     bucket.uploads->start_resuming(blocking.get_executor());
   }

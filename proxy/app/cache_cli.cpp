@@ -6,6 +6,7 @@
 #include "proxy/net/upstream_tls.hpp"
 #include "proxy/registry/object_store_eviction.hpp"
 
+#include "cache/bucket_uses.hpp"
 #include "cache/cache_admin.hpp"
 #include "cache/cache_export.hpp"
 #include "cache/cache_import.hpp"
@@ -34,6 +35,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace pt::app {
@@ -218,9 +220,13 @@ int cmd_gc(const fs::path& cache_dir, std::uint64_t max_bytes, bool json) {
   return 0;
 }
 
-// The bucket of BLOB_STORE down to a size, from outside the proxy (it may be running: the bucket
-// is shared, and deleting an object another replica reads only costs it a fetch upstream).
-int cmd_bucket_gc(std::uint64_t max_bytes, bool json) {
+// The bucket of BLOB_STORE down to a size and/or rid of what was unused for a while, from outside
+// the proxy (it may be running: the bucket is shared, and deleting an object another replica reads
+// only costs it a fetch upstream). Least recently used first, by the last uses recorded in this
+// host's cache (read-only: a running proxy's durable records, up to an hour behind its memory);
+// without a cache, by upload time. Every object is a candidate: run it where one cache sees all
+// uses (one replica), or accept that other replicas' uses count only through upload times.
+int cmd_bucket_gc(const fs::path& cache_dir, const cache::BucketLimits& limits, bool json) {
   Config config;
   config.blob_store = env_or("BLOB_STORE", "");
   config.s3_endpoint = env_or("S3_ENDPOINT", "");
@@ -237,9 +243,18 @@ int cmd_bucket_gc(std::uint64_t max_bytes, bool json) {
   net::UpstreamTls tls(env_or("VERIFY_SSL", "true") != "false", env_or("UPSTREAM_CA_BUNDLE", ""));
   const net::ResolveOverrides resolve(env_or("UPSTREAM_RESOLVE", ""));
   const auto bucket = make_object_store(config, tls, resolve);
+  std::unordered_map<std::string, cache::Timestamp> last_used;
+  if (index_exists(cache_dir)) {
+    try {
+      last_used = cache::BucketUses(*open_reader(cache_dir).index).snapshot();
+    } catch (const std::exception& e) {
+      std::cerr << "pullthrough cache bucket-gc: " << e.what() << "; ranking by upload time alone\n";
+    }
+  }
+  const registry::BucketEvictionRequest request{.limits = limits, .last_used = &last_used};
   registry::BucketEviction result;
   asio::io_context io;
-  auto run = [&]() -> asio::awaitable<void> { result = co_await registry::evict_bucket(*bucket.store, max_bytes, nullptr); };
+  auto run = [&]() -> asio::awaitable<void> { result = co_await registry::evict_bucket(*bucket.store, request); };
   asio::co_spawn(io, run(), [](std::exception_ptr error) {
     if (error) std::rethrow_exception(error);
   });
@@ -248,9 +263,14 @@ int cmd_bucket_gc(std::uint64_t max_bytes, bool json) {
     print_json({{"objects", result.objects}, {"bytes_before", result.bytes}, {"deleted", result.deleted},
                 {"deleted_bytes", result.deleted_bytes}, {"error", result.error}});
   } else {
-    std::cout << fmt::format("bucket-gc: {} object(s), {} in {}; deleted {} ({}) to fit {}\n", result.objects,
+    std::string rule;
+    if (limits.max_bytes > 0) rule = "to fit " + format_size(limits.max_bytes);
+    if (limits.inactive.count() > 0) {
+      rule += fmt::format("{}unused for over {}s", rule.empty() ? "" : ", ", limits.inactive.count());
+    }
+    std::cout << fmt::format("bucket-gc: {} object(s), {} in {}; deleted {} ({}) {}\n", result.objects,
                              format_size(result.bytes), bucket.store->endpoint.describe(), result.deleted,
-                             format_size(result.deleted_bytes), format_size(max_bytes));
+                             format_size(result.deleted_bytes), rule);
   }
   if (!result.error.empty()) {
     std::cerr << "pullthrough cache bucket-gc: " << result.error << "\n";
@@ -442,10 +462,13 @@ int run_cache_cli(int argc, char** argv) {
   gc->add_flag("--json", json, "JSON output");
 
   auto* bucket_gc = app.add_subcommand(
-      "bucket-gc", "Delete the oldest objects of BLOB_STORE's bucket down to a size (env BLOB_STORE, S3_*, AWS_*)");
+      "bucket-gc", "Delete the least recently used objects of BLOB_STORE's bucket down to a size, and/or those "
+                   "unused for a while (env BLOB_STORE, S3_*, AWS_*)");
   std::string bucket_max = env_or("S3_MAX_SIZE", "");
-  bucket_gc->add_option("--max-size", bucket_max, "Delete down to this size, e.g. 500g (env S3_MAX_SIZE)")->required(
-      bucket_max.empty());
+  std::string bucket_inactive = env_or("S3_INACTIVE", "");
+  // One of them at least, from the command line or the environment (checked when run).
+  bucket_gc->add_option("--max-size", bucket_max, "Delete down to this size, e.g. 500g (env S3_MAX_SIZE)");
+  bucket_gc->add_option("--inactive", bucket_inactive, "Delete objects unused for this long, e.g. 30d (env S3_INACTIVE)");
   bucket_gc->add_flag("--json", json, "JSON output");
 
   auto* export_cmd = app.add_subcommand(
@@ -481,7 +504,18 @@ int run_cache_cli(int argc, char** argv) {
     if (*stats) return cmd_stats(cache_dir, max_bytes, json);
     if (*rm) return cmd_rm(cache_dir, references, tag_only, dry_run, json);
     if (*gc) return cmd_gc(cache_dir, max_bytes, json);
-    if (*bucket_gc) return cmd_bucket_gc(parse_size(bucket_max), json);
+    if (*bucket_gc) {
+      cache::BucketLimits limits;
+      if (!bucket_max.empty()) limits.max_bytes = parse_size(bucket_max);
+      if (!bucket_inactive.empty()) {
+        limits.inactive = std::chrono::duration_cast<std::chrono::seconds>(parse_duration(bucket_inactive));
+      }
+      if (limits.max_bytes == 0 && limits.inactive.count() <= 0) {
+        std::cerr << "pullthrough cache bucket-gc: give --max-size and/or --inactive (not 0)\n";
+        return 2;
+      }
+      return cmd_bucket_gc(cache_dir, limits, json);
+    }
     if (*export_cmd) return cmd_export(cache_dir, output, images);
     if (*import_cmd) return cmd_import(cache_dir, archive, max_bytes);
   } catch (const std::exception& e) {

@@ -104,7 +104,9 @@ void bind(Binder& b, Config& c) {
   b.value("--s3-path-style", "S3_PATH_STYLE", c.s3_path_style,
           "Bucket in the path rather than the host name (default: on when S3_ENDPOINT is set)");
   b.size("--s3-max-size", "S3_MAX_SIZE", c.s3_max_bytes,
-         "Keep the bucket's content under this size, oldest uploads deleted first (0: no limit)", "0");
+         "Keep the bucket's content under this size, least recently used deleted first (0: no limit)", "0");
+  b.duration("--s3-inactive", "S3_INACTIVE", c.s3_inactive,
+             "Delete bucket objects not used for this long, e.g. 30d (0: never)", "0");
   b.value("--aws-access-key-id", "AWS_ACCESS_KEY_ID", c.aws_access_key_id, "The bucket's access key ID");
   b.value("--aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", c.aws_secret_access_key,
           "The bucket's secret key (never logged)");

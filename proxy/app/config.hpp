@@ -35,6 +35,7 @@ struct Config {
   std::string s3_region;       // S3_REGION; empty: us-east-1
   std::string s3_path_style;   // S3_PATH_STYLE; empty: on when S3_ENDPOINT is set
   std::uint64_t s3_max_bytes = 0;     // S3_MAX_SIZE: the bucket's content kept under it (0: no limit)
+  std::chrono::milliseconds s3_inactive{0};  // S3_INACTIVE: objects unused this long deleted (0: never)
   std::string aws_access_key_id;      // AWS_ACCESS_KEY_ID
   std::string aws_secret_access_key;  // AWS_SECRET_ACCESS_KEY (a secret: never logged)
   std::string aws_session_token;      // AWS_SESSION_TOKEN (a secret: never logged)

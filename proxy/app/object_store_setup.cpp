@@ -1,5 +1,6 @@
 #include "proxy/app/object_store_setup.hpp"
 
+#include "cache/cache_store.hpp"
 #include "cluster/members.hpp"
 #include "common/deadline.hpp"
 #include "proxy/net/upstream_connection.hpp"
@@ -15,7 +16,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace pt::app {
 namespace {
@@ -79,22 +82,35 @@ struct StartupCheck {
   }
 };
 
-asio::awaitable<void> eviction_loop(const registry::ObjectStore& store, std::uint64_t max_bytes,
-                                    const cluster::Members* members) {
+// A pass soon after uploads (at most one per 10 s), and at least every 10 minutes, or every half
+// S3_INACTIVE when that is shorter (an object then goes at most 1.5 windows after its last use;
+// windows of seconds are for tests).
+asio::awaitable<void> eviction_loop(const registry::ObjectStore& store, cache::BucketLimits limits,
+                                    const cluster::Members* members, cache::CacheStore* cache_store) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  const std::chrono::seconds most(std::chrono::minutes(10));
+  const auto period = limits.inactive.count() > 0
+                          ? std::clamp<std::chrono::seconds>(limits.inactive / 2, std::chrono::seconds(1), most)
+                          : most;
+  const auto tick = std::min<std::chrono::seconds>(std::chrono::seconds(10), period);
   auto last = std::chrono::steady_clock::now();
   for (;;) {
-    timer.expires_after(std::chrono::seconds(10));
+    timer.expires_after(tick);
     co_await timer.async_wait(asio::use_awaitable);
     const auto now = std::chrono::steady_clock::now();
-    if (!store.health.take_grown() && now - last < std::chrono::minutes(10)) continue;
+    if (!store.health.take_grown() && now - last < period) continue;
     last = now;
-    const auto result = co_await registry::evict_bucket(store, max_bytes, members);
+    // This loop runs on the blocking pool: reading the index here keeps RocksDB off the I/O threads.
+    const auto last_used = cache_store ? cache_store->bucket_uses().snapshot() : std::unordered_map<std::string, cache::Timestamp>{};
+    const registry::BucketEvictionRequest request{
+        .limits = limits, .now = cache::now_timestamp(), .members = members, .last_used = &last_used};
+    const auto result = co_await registry::evict_bucket(store, request);
+    if (cache_store && !result.gone.empty()) cache_store->bucket_uses().forget(result.gone);
     if (!result.error.empty()) {
-      store.health.failed("eviction (S3_MAX_SIZE): " + result.error);
+      store.health.failed("eviction (S3_MAX_SIZE, S3_INACTIVE): " + result.error);
     } else if (result.deleted > 0) {
-      spdlog::info("BLOB_STORE: {} object(s), {} bytes deleted from the bucket to keep it under S3_MAX_SIZE "
-                   "({} bytes in {} objects before)",
+      spdlog::info("BLOB_STORE: {} object(s), {} bytes deleted from the bucket, least recently used first, under "
+                   "S3_MAX_SIZE / S3_INACTIVE ({} bytes in {} objects before)",
                    result.deleted, result.deleted_bytes, result.bytes, result.objects);
     }
   }
@@ -102,10 +118,11 @@ asio::awaitable<void> eviction_loop(const registry::ObjectStore& store, std::uin
 
 }  // namespace
 
-void start_bucket_eviction(asio::any_io_executor executor, const registry::ObjectStore& store, std::uint64_t max_bytes,
-                           const cluster::Members* members) {
-  if (max_bytes == 0) return;
-  asio::co_spawn(executor, eviction_loop(store, max_bytes, members), [](std::exception_ptr error) {
+void start_bucket_eviction(asio::any_io_executor executor, const registry::ObjectStore& store,
+                           const cache::BucketLimits& limits, const cluster::Members* members,
+                           cache::CacheStore* cache_store) {
+  if (limits.max_bytes == 0 && limits.inactive.count() <= 0) return;
+  asio::co_spawn(executor, eviction_loop(store, limits, members, cache_store), [](std::exception_ptr error) {
     if (!error) return;
     try {
       std::rethrow_exception(error);

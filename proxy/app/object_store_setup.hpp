@@ -3,6 +3,7 @@
 // never a secret), the bucket tried once with our credentials (wrong ones, or a missing bucket,
 // stop the proxy: better than a cluster that silently never shares), and the multipart uploads a
 // crash left behind aborted.
+#include "cache/bucket_eviction_policy.hpp"
 #include "proxy/app/config.hpp"
 #include "proxy/registry/object_store.hpp"
 #include "proxy/registry/object_uploads.hpp"
@@ -34,10 +35,12 @@ ObjectStoreSetup make_object_store(const Config& config, net::UpstreamTls& tls, 
 // Empty when BLOB_STORE is. Throws std::invalid_argument / std::runtime_error (fatal at start-up).
 // `members`: with PEERS, only the uploads of keys this replica owns are aborted (another
 // replica's may be in progress).
-// S3_MAX_SIZE: an eviction pass soon after uploads (at most one per 10 s) and every 10 minutes,
-// on `executor` until it stops. Nothing when S3_MAX_SIZE is 0.
-void start_bucket_eviction(asio::any_io_executor executor, const registry::ObjectStore& store, std::uint64_t max_bytes,
-                           const cluster::Members* members);
+// S3_MAX_SIZE, S3_INACTIVE: eviction passes (least recently used first, by the last uses `cache_store`
+// recorded; see registry/object_store_eviction.hpp) soon after uploads and now and then, on
+// `executor` (the blocking pool: a pass reads the index) until it stops. Nothing when both are off.
+void start_bucket_eviction(asio::any_io_executor executor, const registry::ObjectStore& store,
+                           const cache::BucketLimits& limits, const cluster::Members* members,
+                           cache::CacheStore* cache_store);
 
 ObjectStoreSetup set_up_object_store(const Config& config, net::UpstreamTls& tls, const net::ResolveOverrides& resolve,
                                      cache::CacheStore* cache, asio::thread_pool& blocking,
