@@ -61,6 +61,26 @@ TEST_CASE("bad values name the flag and its variable") {
   CHECK_THAT(r.message, Catch::Contains("--cache-max-size") && Catch::Contains("CACHE_MAX_SIZE"));
 }
 
+TEST_CASE("S3_INACTIVE is a duration, off by default, next to S3_MAX_SIZE") {
+  CHECK(parse({}).config->s3_inactive == 0ms);
+  {
+    ScopedEnv inactive("S3_INACTIVE", "30d");
+    ScopedEnv size("S3_MAX_SIZE", "500g");
+    const auto r = parse({});
+    REQUIRE(r.config);
+    CHECK(r.config->s3_inactive == 30 * 24h);
+    CHECK(r.config->s3_max_bytes == 500ull << 30);
+  }
+  {
+    ScopedEnv inactive("S3_INACTIVE", "");  // empty: off
+    CHECK(parse({}).config->s3_inactive == 0ms);
+  }
+  ScopedEnv inactive("S3_INACTIVE", "a month");
+  const auto r = parse({});
+  CHECK_FALSE(r.config);
+  CHECK_THAT(r.message, Catch::Contains("--s3-inactive") && Catch::Contains("S3_INACTIVE"));
+}
+
 TEST_CASE("--help lists the settings and exits 0") {
   const auto r = parse({"--help"});
   CHECK_FALSE(r.config);
