@@ -865,7 +865,7 @@ for rep in $(seq 1 "$REPS"); do
   rec s3_fill_Bps pullthrough "$(s3_speed)"
   s3_fresh with-s3
   rec s3_fill_Bps pullthrough-s3 "$(s3_speed)"
-  # The upload behind the fill: the time until the object is in the bucket (or the upload failed).
+  # The upload with the fill: the time from the fill's end until the object is in the bucket (or failed).
   t0=$(now)
   for _ in $(seq 1 1200); do
     s3_object_there && break
