@@ -21,6 +21,7 @@ constexpr std::string_view kTotalsKey = "meta/totals";
 // In the default family next to the totals: a family of their own would need a migration for
 // readers of older indexes (a secondary instance cannot create one), and they are few and small.
 constexpr std::string_view kBucketUsedPrefix = "bucket_used/";
+constexpr std::string_view kPendingUploadPrefix = "upload/";
 constexpr std::size_t kDigestLength = 71;  // "sha256:" + 64 hex
 // After kill -9, opening replays the write-ahead log: bounding it (by flushing memtables to SST
 // files sooner) keeps that replay to a fraction of a second.
@@ -582,27 +583,40 @@ std::error_code Index::remove_tag(std::string_view key) {
   return update_tag(key, [](std::optional<TagRecord>& record) { record.reset(); });
 }
 
-namespace {
-constexpr std::string_view kPendingUploadPrefix = "upload/";
-}  // namespace
+std::optional<std::string> Index::get_note(std::string_view prefix, std::string_view key) const {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), cf_->meta(), std::string(prefix) + std::string(key), &value).ok()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::error_code Index::put_note(std::string_view prefix, std::string_view key, std::string_view value) {
+  if (!reader_dir_.empty()) return std::make_error_code(std::errc::read_only_file_system);
+  return to_error(db_->Put(rocksdb::WriteOptions(), cf_->meta(), std::string(prefix) + std::string(key), slice(value)));
+}
+
+std::error_code Index::remove_note(std::string_view prefix, std::string_view key) {
+  if (!reader_dir_.empty()) return std::make_error_code(std::errc::read_only_file_system);
+  return to_error(db_->Delete(rocksdb::WriteOptions(), cf_->meta(), std::string(prefix) + std::string(key)));
+}
+
+void Index::for_each_note(std::string_view prefix,
+                          const std::function<bool(std::string_view key, std::string_view value)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->meta()));
+  for (it->Seek(slice(prefix)); it->Valid() && it->key().starts_with(slice(prefix)); it->Next()) {
+    if (!visit(it->key().ToStringView().substr(prefix.size()), it->value().ToStringView())) return;
+  }
+}
 
 std::error_code Index::add_pending_upload(std::string_view id, std::string_view note) {
-  return to_error(db_->Put(rocksdb::WriteOptions(), cf_->meta(), std::string(kPendingUploadPrefix) + std::string(id),
-                           slice(note)));
+  return put_note(kPendingUploadPrefix, id, note);
 }
 
-std::error_code Index::remove_pending_upload(std::string_view id) {
-  return to_error(db_->Delete(rocksdb::WriteOptions(), cf_->meta(), std::string(kPendingUploadPrefix) + std::string(id)));
-}
+std::error_code Index::remove_pending_upload(std::string_view id) { return remove_note(kPendingUploadPrefix, id); }
 
 void Index::for_each_pending_upload(const std::function<bool(std::string_view, std::string_view)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->meta()));
-  for (it->Seek(slice(kPendingUploadPrefix)); it->Valid() && it->key().starts_with(slice(kPendingUploadPrefix));
-       it->Next()) {
-    auto key = it->key().ToStringView();
-    key.remove_prefix(kPendingUploadPrefix.size());
-    if (!visit(key, it->value().ToStringView())) return;
-  }
+  for_each_note(kPendingUploadPrefix, visit);
 }
 
 void Index::for_each_tag(const std::function<bool(const TagRecord&)>& visit) const {
@@ -615,35 +629,27 @@ void Index::for_each_tag(const std::function<bool(const TagRecord&)>& visit) con
 }
 
 std::optional<Timestamp> Index::bucket_last_used(std::string_view object_key) const {
-  std::string value;
-  const auto key = std::string(kBucketUsedPrefix) + std::string(object_key);
-  if (!db_->Get(rocksdb::ReadOptions(), cf_->meta(), slice(key), &value).ok() || value.size() != 8) return std::nullopt;
-  return Timestamp(std::chrono::seconds(static_cast<std::int64_t>(decode_u64(value))));
+  const auto value = get_note(kBucketUsedPrefix, object_key);
+  if (!value || value->size() != 8) return std::nullopt;
+  return Timestamp(std::chrono::seconds(static_cast<std::int64_t>(decode_u64(*value))));
 }
 
 std::error_code Index::put_bucket_last_used(std::string_view object_key, Timestamp when) {
-  if (!reader_dir_.empty()) return std::make_error_code(std::errc::read_only_file_system);
   std::string value;
   const auto seconds = static_cast<std::uint64_t>(when.time_since_epoch().count());
   for (int shift = 56; shift >= 0; shift -= 8) value.push_back(static_cast<char>(seconds >> shift));
-  const auto key = std::string(kBucketUsedPrefix) + std::string(object_key);
-  return to_error(db_->Put(rocksdb::WriteOptions(), cf_->meta(), slice(key), value));
+  return put_note(kBucketUsedPrefix, object_key, value);
 }
 
 std::error_code Index::forget_bucket_last_used(std::string_view object_key) {
-  if (!reader_dir_.empty()) return std::make_error_code(std::errc::read_only_file_system);
-  const auto key = std::string(kBucketUsedPrefix) + std::string(object_key);
-  return to_error(db_->Delete(rocksdb::WriteOptions(), cf_->meta(), slice(key)));
+  return remove_note(kBucketUsedPrefix, object_key);
 }
 
 void Index::for_each_bucket_last_used(const std::function<bool(std::string_view object_key, Timestamp when)>& visit) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_->meta()));
-  for (it->Seek(slice(kBucketUsedPrefix)); it->Valid() && it->key().starts_with(slice(kBucketUsedPrefix)); it->Next()) {
-    const auto value = it->value().ToStringView();
-    if (value.size() != 8) continue;
-    const auto key = it->key().ToStringView().substr(kBucketUsedPrefix.size());
-    if (!visit(key, Timestamp(std::chrono::seconds(static_cast<std::int64_t>(decode_u64(value)))))) return;
-  }
+  for_each_note(kBucketUsedPrefix, [&visit](std::string_view key, std::string_view value) {
+    if (value.size() != 8) return true;  // not a record of ours: skipped
+    return visit(key, Timestamp(std::chrono::seconds(static_cast<std::int64_t>(decode_u64(value)))));
+  });
 }
 
 }  // namespace pt::cache

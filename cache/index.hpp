@@ -5,6 +5,7 @@
 //   default   "meta/totals" -> total bytes, file count, entry count (fixed binary)
 //             "upload/<id>" -> a note: content committed here and not yet known to be in the
 //             BLOB_STORE bucket (its outbox, so an upload cut by a crash or an outage is resumed)
+//             "bucket_used/<bucket object key>" -> big-endian seconds: BLOB_STORE's last uses
 //   entries   cache key -> IndexEntry (JSON)
 //   files     digest -> FileRecord {size, last access, reference count}
 //   refs      digest + cache key -> "" (which entries use a file, to drop them with it)
@@ -12,7 +13,6 @@
 //   tags      tag key -> TagRecord (JSON): what a tag points at. Records reference no file (their
 //             variants are manifest entries, which do), so they are outside the totals; a variant
 //             whose manifest was evicted is simply fetched again.
-//   default   "bucket_used/" + bucket object key -> big-endian seconds: BLOB_STORE's last uses
 // Every change is one atomic WriteBatch that also rewrites the totals, so opening needs no scan
 // and the totals can never drift from the records, even across kill -9.
 //
@@ -169,6 +169,14 @@ public:
   void for_each_bucket_last_used(const std::function<bool(std::string_view object_key, Timestamp when)>& visit) const;
 
 private:
+  // The small records of the default family under `prefix` ("upload/", "bucket_used/"): one
+  // mechanism for the outbox and the last uses, outside the totals. Writes fail on a reader.
+  std::optional<std::string> get_note(std::string_view prefix, std::string_view key) const;
+  std::error_code put_note(std::string_view prefix, std::string_view key, std::string_view value);
+  std::error_code remove_note(std::string_view prefix, std::string_view key);
+  void for_each_note(std::string_view prefix,
+                     const std::function<bool(std::string_view key, std::string_view value)>& visit) const;
+
   struct Handles;
   struct Totals {
     std::uint64_t bytes = 0;
