@@ -86,6 +86,15 @@ wait_for_parts() {
   done
   RECEIVED=$(stat -c %s "$T/$(basename "$key").out" 2>/dev/null || echo 0)
 }
+# wait_upload_gone KEY MESSAGE — polls (up to 10 s) until no upload of KEY is in progress; fails
+# with MESSAGE after that.
+wait_upload_gone() {
+  local deadline=$((SECONDS + 10))
+  while [ -n "$(upload_id_of "$1")" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "$2"
+    sleep 0.1
+  done
+}
 
 # ------------------------------------------------------------------ (a) streamed while served
 L1=${LAYERS[0]}
@@ -126,11 +135,7 @@ ok "(b) wrong bytes of $L3 on their way, upload $UPLOAD_ID in progress at $RECEI
 rc=0
 wait "$FETCH_PID" || rc=$?
 assert_ne "$(sha256_of "$T/${L3#sha256:}.out")" "$L3" "(b) the client did not get bytes passing for the layer (curl status $rc)"
-deadline=$((SECONDS + 10))
-while [ -n "$(upload_id_of "$K3")" ]; do
-  [ "$SECONDS" -lt "$deadline" ] || fail "(b) the upload of $K3 is still in progress 10 s after the fill"
-  sleep 0.1
-done
+wait_upload_gone "$K3" "(b) the upload of $K3 is still in progress 10 s after the fill"
 ok "(b) the upload was aborted $(ms_since "$t0") ms after the GET began"
 assert_eq "$(head_code "$K3")" 404 "(b) nothing under the digest's key (HEAD 404)"
 assert_log_contains "not cached: content does not match its digest"
@@ -176,11 +181,7 @@ kill -TERM "$CDN_PID" # nginx's fast shutdown: the transfer is cut
 rc=0
 wait "$FETCH_PID" || rc=$?
 assert_ne "$rc" 0 "(d) the CDN killed at $RECEIVED of $L2_SIZE bytes, upload $UPLOAD_ID with $PARTS part(s): the client's transfer is cut ($(grep -m1 "^curl:" "$T/${L2#sha256:}.out.err" || true))"
-deadline=$((SECONDS + 10))
-while [ -n "$(upload_id_of "$K2")" ]; do
-  [ "$SECONDS" -lt "$deadline" ] || fail "(d) the upload of $K2 is still in progress 10 s after the cut"
-  sleep 0.1
-done
+wait_upload_gone "$K2" "(d) the upload of $K2 is still in progress 10 s after the cut"
 ok "(d) the upload was aborted $(ms_since "$t0") ms after the GET began"
 assert_eq "$(head_code "$K2")" 404 "(d) nothing under the digest's key (HEAD 404)"
 assert_not_contains "$(bucket_keys)" "${L2#sha256:}" "(d) the key is not listed"
